@@ -1,0 +1,94 @@
+/*
+ * main.c - ketenctl: dispatch to one handler per task.
+ *
+ * Owns the command table and the usage text. Must never print key material
+ * or record contents on its own behalf.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ketenctl.h"
+
+const char *kt_progname = "ketenctl";
+
+struct kt_cmd {
+    const char *group;
+    const char *sub; /* NULL: the group is the command */
+    kt_cmd_fn fn;
+    const char *desc;
+};
+
+static const struct kt_cmd s_cmds[] = {
+    {"keygen", NULL, cmd_keygen, "generate a node key pair: --id ID --role ROLE --out DIR"},
+    {"key", "show", cmd_key_show, "print a key file's id, role and fingerprints"},
+    {"record", "check", cmd_record_check, "validate JSON records and print their canonical form"},
+    {"record", "sign", cmd_record_sign, "sign a JSON record with a node's secret key"},
+    {"record", "verify", cmd_record_verify, "verify a signed record against a node's public key"},
+    {"record", "seal", cmd_record_seal, "seal a signed record to a recipient's public key"},
+    {"record", "open", cmd_record_open, "open a sealed envelope and verify the record inside"},
+};
+
+void kt_err(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", kt_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void s_usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: %s COMMAND [ARGS]\n\ncommands:\n", kt_progname);
+    for (i = 0; i < sizeof(s_cmds) / sizeof(s_cmds[0]); i++) {
+        char name[64];
+
+        snprintf(name, sizeof(name), "%s%s%s", s_cmds[i].group, s_cmds[i].sub ? " " : "",
+                 s_cmds[i].sub ? s_cmds[i].sub : "");
+        fprintf(f, "  %-16s %s\n", name, s_cmds[i].desc);
+    }
+    fprintf(f, "\nEach command takes --help. See ketenctl(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+    int group_known = 0;
+
+    if (argc < 2) {
+        s_usage(stderr);
+        return KT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        s_usage(stdout);
+        return KT_EXIT_OK;
+    }
+    if (sodium_init() < 0) {
+        kt_err("cannot initialise libsodium");
+        return KT_EXIT_ERR;
+    }
+    for (i = 0; i < sizeof(s_cmds) / sizeof(s_cmds[0]); i++) {
+        const struct kt_cmd *c = &s_cmds[i];
+
+        if (strcmp(argv[1], c->group) != 0)
+            continue;
+        group_known = 1;
+        if (c->sub == NULL)
+            return c->fn(argc - 1, argv + 1);
+        if (argc >= 3 && strcmp(argv[2], c->sub) == 0)
+            return c->fn(argc - 2, argv + 2);
+    }
+    if (group_known)
+        kt_err("'%s' needs a subcommand; run '%s --help' for the list", argv[1], kt_progname);
+    else
+        kt_err("unknown command '%s'; run '%s --help' for the list", argv[1], kt_progname);
+    return KT_EXIT_USAGE;
+}
