@@ -40,7 +40,6 @@ ENGINE_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC = $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
-BENCH_SRC = $(wildcard bench/*.c)
 
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -50,7 +49,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test check deps lint fuzz fuzz-build install clean demo bench test-build
+.PHONY: all test check deps lint fuzz fuzz-build install clean demo test-build
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/ketend $(BUILD)/ketenctl
@@ -85,10 +84,6 @@ $(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuz
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBCLIENT) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
-
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBKETEN)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 test-build: all $(UNIT_BIN) $(REPLAY_BIN)
 
@@ -125,9 +120,6 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--suppress=missingIncludeSystem -Iinclude daemon client
 	clang-tidy --quiet $(ENGINE_SRC) daemon/main.c client/*.c -- -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
-
-bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-	$(Q)bench/run.sh $(BUILD)
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
