@@ -51,6 +51,7 @@ FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all test check deps lint fuzz fuzz-build install clean demo test-build
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(BUILD)/ketend $(BUILD)/ketenctl
 

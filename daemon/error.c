@@ -71,5 +71,8 @@ void kt_diag_prefix(kt_diag_t *d, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, d->msg, sizeof(old));
-    snprintf(d->msg, sizeof(d->msg), "%s: %s", prefix, old);
+    /* A message longer than the buffer is cut at the end: the prefix (where
+     * the error is) matters more than the tail. */
+    if (snprintf(d->msg, sizeof(d->msg), "%s: %s", prefix, old) < 0)
+        d->msg[0] = '\0';
 }

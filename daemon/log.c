@@ -27,6 +27,9 @@ void kt_log_init(const char *ident, int foreground, int verbose)
 }
 
 static void s_vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+    __attribute__((format(printf, 2, 0)));
+
+static void s_vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
     char line[1024];
 
