@@ -25,8 +25,15 @@
 #define KT_SEED_BYTES 32
 #define KT_FINGERPRINT_BYTES 16
 #define KT_FINGERPRINT_HEX (KT_FINGERPRINT_BYTES * 2 + 1)
+#define KT_SK_FILE_BYTES 138  /* size of a secret key file (docs/protocol.md) */
+#define KT_PUB_TEXT_MAX 512   /* largest .pub text accepted */
 
 typedef enum { KT_ROLE_SCHOOL = 1, KT_ROLE_SWV = 2, KT_ROLE_GEMEENTE = 3 } kt_role_t;
+
+/* Initialises the crypto library (idempotent, thread-safe). Call once before
+ * any other kt_keys_* or kt_envelope_* function; ketenctl's main does it via
+ * sodium_init. KT_ENOMEM if the library cannot start. */
+int kt_keys_init(void) KT_WUR;
 
 const char *kt_role_name(kt_role_t role); /* "school", "swv", "gemeente" */
 int kt_role_parse(const char *s, kt_role_t *role) KT_WUR;
@@ -63,6 +70,15 @@ const uint8_t *kt_keys_box_sk(const kt_keys_t *k);      /* borrowed secret */
 int kt_keys_load_public(kt_pubkey_t *out, const char *path, kt_diag_t *d) KT_WUR;
 /* Parses .pub text already in memory (the fuzzed parser). */
 int kt_keys_parse_public(kt_pubkey_t *out, const char *text, size_t len, kt_diag_t *d) KT_WUR;
+
+/* The self-signed .pub text of k, NUL-terminated, into out (KT_PUB_TEXT_MAX
+ * bytes always suffice). Returns its length, or KT_ETOOBIG if outlen is short. */
+int kt_keys_format_public(char *out, size_t outlen, const kt_keys_t *k) KT_WUR;
+
+/* Both public keys in standard base64 (as in .pub files), constant-time. */
+#define KT_KEY_BASE64_BYTES 45 /* 44 characters + NUL */
+void kt_keys_public_base64(char sign[KT_KEY_BASE64_BYTES], char box[KT_KEY_BASE64_BYTES],
+                           const kt_pubkey_t *pk);
 
 /* Lowercase hex of the first 16 bytes of BLAKE2b-256 over
  * "keten-fingerprint-v1" || sign_pk || box_pk. */
