@@ -42,14 +42,20 @@ typedef struct kt_record kt_record_t;
 
 /* Registry introspection (for help texts, policies and docs). */
 size_t kt_record_type_count(void);
-const char *kt_record_type_name(size_t i);              /* NULL past the end */
-int kt_record_type_known(const char *type);             /* 1 or 0 */
-size_t kt_record_field_count(const char *type);         /* 0 for an unknown type */
+const char *kt_record_type_name(size_t i);      /* NULL past the end */
+int kt_record_type_known(const char *type);     /* 1 or 0 */
+size_t kt_record_field_count(const char *type); /* 0 for an unknown type */
 const char *kt_record_field_name(const char *type, size_t i);
 int kt_record_field_kind(const char *type, const char *field, kt_field_kind_t *kind) KT_WUR;
+/* As kt_record_field_kind, with a diag for an unknown type or field
+ * ("unknown field 'naam' for record type thuiszitter"). kind may be NULL. */
+int kt_record_field_lookup(const char *type, const char *field, kt_field_kind_t *kind,
+                           kt_diag_t *d) KT_WUR;
+/* 1 if s is [a-z0-9_]{1,64}: a name that is safe to show in a diagnostic. */
+int kt_record_is_name(const char *s);
 
 /* Identifier checks of DOMAIN.md §4.2 (exposed for signals and imports). */
-int kt_record_is_bsn(const char *s);            /* 9 digits, elfproef */
+int kt_record_is_bsn(const char *s);             /* 9 digits, elfproef */
 int kt_record_is_onderwijsnummer(const char *s); /* 9 digits, starts 10, sum = 5 mod 11 */
 
 /* A new, empty record of a known type. KT_EINVAL (with diag) for an unknown type. */
