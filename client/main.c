@@ -6,10 +6,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include <malloc.h>
+#include <jansson.h>
 
+#include "keten/keys.h"
 #include "ketenctl.h"
 
 const char *kt_progname = "ketenctl";
@@ -42,6 +45,16 @@ void kt_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* jansson keeps its own copies of every string it parses; records hold
+ * personal data, so its memory is wiped before it goes back to the heap. */
+static void s_json_free(void *p)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, malloc_usable_size(p));
+    free(p);
+}
+
 static void s_usage(FILE *f)
 {
     size_t i;
@@ -71,10 +84,11 @@ int main(int argc, char **argv)
         s_usage(stdout);
         return KT_EXIT_OK;
     }
-    if (sodium_init() < 0) {
+    if (kt_keys_init() < 0) {
         kt_err("cannot initialise libsodium");
         return KT_EXIT_ERR;
     }
+    json_set_alloc_funcs(malloc, s_json_free);
     for (i = 0; i < sizeof(s_cmds) / sizeof(s_cmds[0]); i++) {
         const struct kt_cmd *c = &s_cmds[i];
 
