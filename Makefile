@@ -27,7 +27,7 @@ SAN_LDFLAGS = -fsanitize=address,undefined
 else
 HARDEN += -D_FORTIFY_SOURCE=2
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DKT_SYSCONFDIR=\"$(SYSCONFDIR)\" $(WARN) $(HARDEN) $(CFLAGS) -Iinclude $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN_LDFLAGS) $(LDFLAGS)
 
 ifeq ($(V),1)
