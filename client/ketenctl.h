@@ -33,6 +33,9 @@ int cmd_record_verify(int argc, char **argv);
 int cmd_record_seal(int argc, char **argv);
 int cmd_record_open(int argc, char **argv);
 
+/* cmd_version.c */
+int cmd_version(int argc, char **argv);
+
 /* cmd_record_check.c */
 int cmd_record_check(int argc, char **argv);
 

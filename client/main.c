@@ -32,6 +32,7 @@ static const struct kt_cmd s_cmds[] = {
     {"record", "verify", cmd_record_verify, "verify a signed record against a node's public key"},
     {"record", "seal", cmd_record_seal, "seal a signed record to a recipient's public key"},
     {"record", "open", cmd_record_open, "open a sealed envelope and verify the record inside"},
+    {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 
 void kt_err(const char *fmt, ...)
