@@ -13,13 +13,17 @@ RUN=$PWD/$BUILD/demo
 ROOT=$PWD
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*" | sed "s|$PWD/||g"; "$@"; }
+show() { # print the command as a user would type it, then run it
+    printf '$ %s\n' "$*" | sed -e "s|$CTL|ketenctl|" -e "s|$KETEND|ketend|" -e "s|$ROOT/||g"
+    "$@"
+}
 
 rm -rf "$RUN"
 mkdir -p "$RUN/keys"
 cp keys-example/*.pub keys-example/*.key "$RUN/keys/"
 chmod 600 "$RUN"/keys/*.key # git does not keep file modes; keten refuses readable secrets
 cp demo/*.conf "$RUN/"
+cp -r policies "$RUN/policies"
 cd "$RUN"
 
 step "The three nodes of the example network"
