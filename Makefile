@@ -40,6 +40,7 @@ ENGINE_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC = $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC = $(wildcard bench/*.c)
 
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -48,8 +49,9 @@ LIBCLIENT = $(BUILD)/libketenctl.a
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test check deps lint fuzz fuzz-build install clean demo test-build
+.PHONY: all test check deps lint fuzz fuzz-build install clean demo test-build bench
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -86,6 +88,12 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBCLIENT) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
+# The raw ceilings use the libraries directly: they measure them, not keten.
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
+
 test-build: all $(UNIT_BIN) $(REPLAY_BIN)
 
 # The README's test command. Installs missing packages first (make deps).
@@ -117,10 +125,16 @@ fuzz: deps
 	done
 
 lint:
-	clang-format --dry-run --Werror include/keten/*.h daemon/*.c client/*.c client/*.h
+	clang-format --dry-run --Werror include/keten/*.h daemon/*.c client/*.c client/*.h bench/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --std=c11 \
 		--suppress=missingIncludeSystem -Iinclude daemon client
 	clang-tidy --quiet $(ENGINE_SRC) daemon/main.c client/*.c -- -std=c11 -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS)
+
+# Never part of test or CI: the figures depend on the machine and its load.
+bench:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BIN)
+	$(Q)bench/run.sh $(BUILD)
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
