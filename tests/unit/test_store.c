@@ -236,7 +236,7 @@ static void test_rollback_leaves_nothing(void **state)
     assert_int_equal(kt_store_begin(st, &d), 0);
     assert_int_equal(kt_store_in_transaction(st), 1);
     assert_int_equal(kt_store_exec(st,
-                                   "INSERT INTO seen_ids VALUES ('swv-a', zeroblob(16), 9);"
+                                   "INSERT INTO seen_ids VALUES ('swv-a', zeroblob(16), 9, x'00');"
                                    "INSERT INTO subject_keys VALUES (zeroblob(32), x'01', 1)",
                                    &d),
                      0);
@@ -248,7 +248,7 @@ static void test_rollback_leaves_nothing(void **state)
 
     assert_int_equal(kt_store_begin(st, &d), 0);
     assert_int_equal(
-        kt_store_exec(st, "INSERT INTO seen_ids VALUES ('swv-a', zeroblob(16), 9)", &d), 0);
+        kt_store_exec(st, "INSERT INTO seen_ids VALUES ('swv-a', zeroblob(16), 9, x'00')", &d), 0);
     assert_int_equal(kt_store_commit(st, &d), 0);
     assert_int_equal(s_int(st, "SELECT count(*) FROM seen_ids"), 1);
     kt_store_close(&st);
@@ -263,7 +263,7 @@ static void test_statements_bind_and_read_back(void **state)
 
     (void)state;
     assert_int_equal(kt_store_open_memory(&st, &d), 0);
-    assert_int_equal(kt_store_prepare(st, &q, "INSERT INTO seen_ids VALUES (?, ?, ?)", &d), 0);
+    assert_int_equal(kt_store_prepare(st, &q, "INSERT INTO seen_ids VALUES (?, ?, ?, x'00')", &d), 0);
     assert_int_equal(kt_stmt_bind_text(q, 1, "gemeente-x"), 0);
     assert_int_equal(kt_stmt_bind_blob(q, 2, id, sizeof(id)), 0);
     assert_int_equal(kt_stmt_bind_int64(q, 3, INT64_C(1) << 40), 0);
@@ -350,7 +350,7 @@ static void test_constraints_are_enforced(void **state)
                      KT_EIO);
     assert_non_null(strstr(d.msg, "FOREIGN KEY constraint failed"));
     /* Record ids are exactly 16 bytes. */
-    assert_int_equal(kt_store_exec(st, "INSERT INTO seen_ids VALUES ('a', x'01', 1)", &d), KT_EIO);
+    assert_int_equal(kt_store_exec(st, "INSERT INTO seen_ids VALUES ('a', x'01', 1, x'00')", &d), KT_EIO);
     assert_non_null(strstr(d.msg, "CHECK constraint failed"));
     kt_store_close(&st);
 }
