@@ -41,6 +41,7 @@ CLIENT_SRC = $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC = $(wildcard bench/*.c)
+TOOL_SRC = $(wildcard tests/tools/*.c)
 
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:%.c=$(BUILD)/obj/%.o)
@@ -50,6 +51,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 REPLAY_BIN = $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/tests/replay_%)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: all test check deps lint fuzz fuzz-build install clean demo test-build bench
 .DEFAULT_GOAL := all
@@ -94,7 +96,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
 
-test-build: all $(UNIT_BIN) $(REPLAY_BIN)
+# Test tools (a raw ZeroMQ peer, ...) used by the integration tests.
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+test-build: all $(UNIT_BIN) $(REPLAY_BIN) $(TOOL_BIN)
 
 # The README's test command. Installs missing packages first (make deps).
 test:

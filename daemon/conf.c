@@ -47,6 +47,7 @@ static const struct s_field s_node_fields[] = {
     {"control", S_STR, 1},
     {"policies", S_STR, 1},
     {"max_message_age", S_INT, 0},
+    {"retry_max", S_INT, 0},
     {"log", S_STR, 0},
 };
 static const struct s_field s_access_fields[] = {
@@ -372,6 +373,15 @@ static void s_node_scalars(struct s_ctx *x, const config_setting_t *node)
     kt_conf_t *c = x->c;
     config_setting_t *s;
 
+    if ((s = s_member(node, "retry_max", S_INT)) != NULL) {
+        long long v = config_setting_get_int64(s);
+
+        if (v < KT_CONF_RETRY_MAX_MIN || v > KT_CONF_RETRY_MAX_MAX)
+            s_err(x, s_line(s), "'node.retry_max' must be %d to %d seconds", KT_CONF_RETRY_MAX_MIN,
+                  KT_CONF_RETRY_MAX_MAX);
+        else
+            c->retry_max = v;
+    }
     if ((s = s_member(node, "max_message_age", S_INT)) != NULL) {
         long long v = config_setting_get_int64(s);
 
@@ -738,6 +748,7 @@ int kt_conf_parse(kt_conf_t **out, const char *text, size_t len, const char *nam
     memcpy(buf, text, len);
     buf[len] = '\0';
     x.c->max_message_age = KT_CONF_MAX_AGE_DEFAULT;
+    x.c->retry_max = KT_CONF_RETRY_MAX_DEFAULT;
     s_parse_text(&x, buf);
 out:
     if (x.nomem) {

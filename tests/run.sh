@@ -11,7 +11,7 @@ BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 export KETEN_ROOT=$ROOT
-export KETENCTL="$ROOT/$BUILD/ketenctl" KETEND="$ROOT/$BUILD/ketend"
+export KETENCTL="$ROOT/$BUILD/ketenctl" KETEND="$ROOT/$BUILD/ketend" KETEN_TOOLS="$ROOT/$BUILD/tests/tools"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/keten-tests.XXXXXX")
 trap 'rm -rf "$LOGDIR"' EXIT

@@ -25,6 +25,9 @@
 #define KT_CONF_MAX_AGE_DEFAULT 604800 /* 7 days */
 #define KT_CONF_MAX_AGE_MIN 60
 #define KT_CONF_MAX_AGE_MAX 31536000 /* 365 days */
+#define KT_CONF_RETRY_MAX_DEFAULT 300  /* cap of the outbox's retry backoff, seconds */
+#define KT_CONF_RETRY_MAX_MIN 1
+#define KT_CONF_RETRY_MAX_MAX 86400
 
 /* kt_conf_parse flags */
 #define KT_CONF_SYNTAX_ONLY                                                                        \
@@ -59,6 +62,7 @@ typedef struct kt_conf {
     char *control_path;      /* resolved */
     char *policies_dir;      /* resolved */
     int64_t max_message_age; /* seconds */
+    int64_t retry_max;       /* seconds: the outbox backoff cap */
     kt_conf_log_t log;
     kt_conf_principal_t *operators;
     size_t n_operators;
