@@ -13,6 +13,7 @@
  * its first 8 public bytes), and never block in send.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ struct kt_transport {
     size_t npartners;
     zmq_pollitem_t *items; /* zap, router, then dealer + monitor per partner */
     size_t nitems;
+    zmq_pollitem_t *scratch; /* items plus a caller's fds (kt_transport_poll_fds) */
+    size_t nscratch;
     size_t next; /* round-robin start among message sockets */
     unsigned monitor_seq;
     kt_transport_stats_t stats;
@@ -890,6 +893,7 @@ void kt_transport_destroy(kt_transport_t **p)
         s_partner_destroy(&t->partners[i]);
     free(t->partners);
     free(t->items);
+    free(t->scratch);
     if (t->router != NULL)
         zmq_close(t->router);
     if (t->zap != NULL)
@@ -997,30 +1001,87 @@ static int s_service(kt_transport_t *t, kt_transport_msg_t *out, long *redial_in
     return 0;
 }
 
-int kt_transport_poll(kt_transport_t *t, int timeout_ms, kt_transport_msg_t *out)
+/* The transport's items followed by the caller's fds, in t->scratch. */
+static zmq_pollitem_t *s_items_with(kt_transport_t *t, const struct pollfd *fds, size_t nfds)
+{
+    size_t i, n = t->nitems + nfds;
+
+    if (n > t->nscratch) {
+        zmq_pollitem_t *grown = realloc(t->scratch, n * sizeof(*grown));
+
+        if (grown == NULL)
+            return NULL;
+        t->scratch = grown;
+        t->nscratch = n;
+    }
+    memcpy(t->scratch, t->items, t->nitems * sizeof(*t->items));
+    for (i = 0; i < nfds; i++) {
+        zmq_pollitem_t *it = &t->scratch[t->nitems + i];
+
+        memset(it, 0, sizeof(*it));
+        it->fd = fds[i].fd;
+        it->events = (short)(((fds[i].events & POLLIN) ? ZMQ_POLLIN : 0) |
+                             ((fds[i].events & POLLOUT) ? ZMQ_POLLOUT : 0));
+    }
+    return t->scratch;
+}
+
+/* Copies readiness back to the caller's fds; 1 if any is ready. */
+static int s_fds_ready(const zmq_pollitem_t *items, struct pollfd *fds, size_t nfds)
+{
+    size_t i;
+    int any = 0;
+
+    for (i = 0; i < nfds; i++) {
+        short re = items[i].revents;
+
+        fds[i].revents = (short)(((re & ZMQ_POLLIN) ? POLLIN : 0) |
+                                 ((re & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                                 ((re & ZMQ_POLLERR) ? POLLERR : 0));
+        any |= fds[i].revents != 0;
+    }
+    return any;
+}
+
+int kt_transport_poll_fds(kt_transport_t *t, int timeout_ms, struct pollfd *fds, size_t nfds,
+                          kt_transport_msg_t *out)
 {
     int64_t deadline = s_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    size_t i;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    for (i = 0; i < nfds; i++)
+        fds[i].revents = 0;
     for (;;) {
-        long wait;
+        zmq_pollitem_t *items;
+        long wait, redial_in;
 
-        long redial_in;
-
-        if ((rc = s_service(t, out, &redial_in)) != 0)
+        if ((rc = s_service(t, out, &redial_in)) != 0) {
+            if (rc == 1 && nfds > 0) /* tell the caller about its fds too */
+                (void)!poll(fds, nfds, 0);
             return rc;
+        }
         wait = timeout_ms < 0 ? -1 : (long)(deadline - s_now_ms());
-        if (timeout_ms >= 0 && wait <= 0)
-            return 0;
+        if (timeout_ms >= 0 && wait < 0)
+            wait = 0;
         if (redial_in >= 0 && (wait < 0 || redial_in < wait))
             wait = redial_in + 1;
-        rc = zmq_poll(t->items, (int)t->nitems, wait);
+        if ((items = s_items_with(t, fds, nfds)) == NULL)
+            return KT_ENOMEM;
+        rc = zmq_poll(items, (int)(t->nitems + nfds), wait);
         if (rc < 0)
             return errno == EINTR ? 0 : KT_EIO;
-        if (rc == 0 && (timeout_ms >= 0 && s_now_ms() >= deadline))
+        if (s_fds_ready(items + t->nitems, fds, nfds))
+            return 0;
+        if (rc == 0 && timeout_ms >= 0 && s_now_ms() >= deadline)
             return 0;
     }
+}
+
+int kt_transport_poll(kt_transport_t *t, int timeout_ms, kt_transport_msg_t *out)
+{
+    return kt_transport_poll_fds(t, timeout_ms, NULL, 0, out);
 }
 
 void kt_transport_msg_clear(kt_transport_msg_t *m)

@@ -17,6 +17,7 @@
 #ifndef KETEN_TRANSPORT_H
 #define KETEN_TRANSPORT_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -144,6 +145,12 @@ int kt_transport_reply(kt_transport_t *t, const kt_transport_msg_t *to, kt_kind_
  * failure. Messages from non-partners are dropped and counted, never
  * returned.
  */
+/* kt_transport_poll that also watches the caller's own fds (the control
+ * socket, a signal pipe): it returns when a message arrived (1), when one of
+ * fds is ready (0, with fds[i].revents set as poll(2) would) or on timeout
+ * (0, all revents 0). The caller's fds are checked on every return. */
+int kt_transport_poll_fds(kt_transport_t *t, int timeout_ms, struct pollfd *fds, size_t nfds,
+                          kt_transport_msg_t *out) KT_WUR;
 int kt_transport_poll(kt_transport_t *t, int timeout_ms, kt_transport_msg_t *out) KT_WUR;
 
 /* Frees the payload and resets *m (idempotent). */

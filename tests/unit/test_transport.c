@@ -780,6 +780,58 @@ static void test_set_partners_rejects(void **state)
     s_node_destroy(&b);
 }
 
+/* The daemon polls its control socket and signal pipe with the transport: a
+ * ready fd ends the wait at once, with its revents set; a message still
+ * arrives as a message. */
+static void test_poll_fds(void **state)
+{
+    s_node_t a, b;
+    kt_transport_msg_t m;
+    struct pollfd pfd;
+    int pipefd[2];
+    int64_t t0;
+
+    (void)state;
+    s_node_new(&a, "school-a");
+    s_node_new(&b, "gemeente-b");
+    s_partners(&a, &b, NULL);
+    s_partners(&b, &a, NULL);
+    assert_int_equal(pipe(pipefd), 0);
+
+    pfd.fd = pipefd[0];
+    pfd.events = POLLIN;
+    t0 = s_now_ms();
+    assert_int_equal(kt_transport_poll_fds(b.t, 200, &pfd, 1, &m), 0);
+    assert_int_equal(pfd.revents, 0); /* a timeout: nothing was ready */
+    assert_true(s_now_ms() - t0 >= 150);
+
+    assert_int_equal(write(pipefd[1], "x", 1), 1);
+    t0 = s_now_ms();
+    assert_int_equal(kt_transport_poll_fds(b.t, 5000, &pfd, 1, &m), 0);
+    assert_true(pfd.revents & POLLIN);
+    assert_true(s_now_ms() - t0 < 1000); /* woke for the fd, not the timeout */
+
+    assert_int_equal(s_send(&a, &b, KT_KIND_PING, "hello"), 0);
+    {
+        int64_t deadline = s_now_ms() + S_WAIT_MS;
+        int rc = 0;
+
+        while (rc != 1 && s_now_ms() < deadline) {
+            rc = kt_transport_poll_fds(b.t, 50, &pfd, 1, &m);
+            assert_true(rc >= 0);
+            (void)!kt_transport_poll(a.t, 0, &(kt_transport_msg_t){0});
+        }
+        assert_int_equal(rc, 1);
+        assert_string_equal(m.partner, "school-a");
+        assert_true(pfd.revents & POLLIN); /* the pipe is still readable */
+        kt_transport_msg_clear(&m);
+    }
+    close(pipefd[0]);
+    close(pipefd[1]);
+    s_node_destroy(&a);
+    s_node_destroy(&b);
+}
+
 static void test_new_rejects(void **state)
 {
     s_node_t a = {0};
@@ -812,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_reconnect),
         cmocka_unit_test(test_refused_then_admitted),
         cmocka_unit_test(test_set_partners_rejects),
+        cmocka_unit_test(test_poll_fds),
         cmocka_unit_test(test_new_rejects),
     };
 
