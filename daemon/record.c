@@ -286,6 +286,34 @@ const char *kt_record_field_at(const kt_record_t *r, size_t i)
     return i < s_canonical(r, idx) ? r->type->fields[idx[i]]->name : NULL;
 }
 
+int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind,
+                  const char **text, int64_t *num)
+{
+    int i = kt_record_reg_field_index(r->type, field);
+
+    if (i < 0 || !r->set[i])
+        return KT_ENOENT;
+    if (kind != NULL)
+        *kind = r->type->fields[i]->kind;
+    if (text != NULL)
+        *text = r->text[i];
+    if (num != NULL)
+        *num = r->num[i];
+    return 0;
+}
+
+int kt_record_unset(kt_record_t *r, const char *field)
+{
+    int i = kt_record_reg_field_index(r->type, field);
+
+    if (i < 0 || !r->set[i])
+        return KT_ENOENT;
+    explicit_bzero(r->text[i], sizeof(r->text[i]));
+    r->num[i] = 0;
+    r->set[i] = 0;
+    return 0;
+}
+
 /* ---- canonical encoding ---- */
 
 /* libcbor keeps the width it is given, so choose the shortest one here. */

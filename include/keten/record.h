@@ -79,6 +79,15 @@ const char *kt_record_leerling_id(const kt_record_t *r); /* NULL when not set */
 size_t kt_record_nfields(const kt_record_t *r);
 const char *kt_record_field_at(const kt_record_t *r, size_t i); /* set fields, canonical order */
 
+/* One set field's value: for INT fields *num, for BOOL fields *num (0 or 1),
+ * for every other kind *text (borrowed, valid while r lives and the field is
+ * set). Any out pointer may be NULL. KT_ENOENT when the field is not set. */
+int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind,
+                  const char **text, int64_t *num) KT_WUR;
+/* Removes a set field (policies strip fields a partner may not receive);
+ * KT_ENOENT when it is not set. The record may then fail kt_record_validate. */
+int kt_record_unset(kt_record_t *r, const char *field) KT_WUR;
+
 /* Canonical CBOR. kt_record_encode validates first; *out is malloc'd and the
  * caller frees it with kt_record_free_bytes (it holds personal data). */
 int kt_record_encode(const kt_record_t *r, uint8_t **out, size_t *outlen, kt_diag_t *d) KT_WUR;

@@ -1006,6 +1006,47 @@ static void test_decode_every_prefix_and_flip(void **state)
     kt_record_destroy(&a);
 }
 
+/* Values come back as set; a removed field is gone from the encoding. */
+static void test_get_and_unset(void **state)
+{
+    kt_record_t *r = NULL;
+    kt_field_kind_t kind;
+    const char *text = NULL;
+    int64_t num = -1;
+    kt_diag_t d = {{0}};
+
+    (void)state;
+    assert_int_equal(kt_record_new(&r, "thuiszitter", &d), 0);
+    assert_int_equal(kt_record_set_text(r, "leerling_id", "111222333", &d), 0);
+    assert_int_equal(kt_record_set_text(r, "definitie", "breed", &d), 0);
+    assert_int_equal(kt_record_set_int(r, "aanwezigheid_pct", 40, &d), 0);
+    assert_int_equal(kt_record_set_bool(r, "geoorloofd", 1, &d), 0);
+
+    assert_int_equal(kt_record_get(r, "definitie", &kind, &text, NULL), 0);
+    assert_int_equal(kind, KT_FIELD_ENUM);
+    assert_string_equal(text, "breed");
+    assert_int_equal(kt_record_get(r, "aanwezigheid_pct", &kind, NULL, &num), 0);
+    assert_int_equal(kind, KT_FIELD_INT);
+    assert_int_equal(num, 40);
+    assert_int_equal(kt_record_get(r, "geoorloofd", &kind, NULL, &num), 0);
+    assert_int_equal(kind, KT_FIELD_BOOL);
+    assert_int_equal(num, 1);
+    assert_int_equal(kt_record_get(r, "duur", NULL, NULL, NULL), KT_ENOENT); /* not set */
+    assert_int_equal(kt_record_get(r, "bestaat_niet", NULL, NULL, NULL), KT_ENOENT);
+
+    assert_int_equal(kt_record_nfields(r), 4);
+    assert_int_equal(kt_record_unset(r, "aanwezigheid_pct"), 0);
+    assert_int_equal(kt_record_unset(r, "aanwezigheid_pct"), KT_ENOENT);
+    assert_int_equal(kt_record_nfields(r), 3);
+    assert_int_equal(kt_record_get(r, "aanwezigheid_pct", NULL, NULL, NULL), KT_ENOENT);
+    assert_int_equal(kt_record_validate(r, &d), 0);
+    /* Required fields can be removed too; validation then says so. */
+    assert_int_equal(kt_record_unset(r, "definitie"), 0);
+    assert_int_not_equal(kt_record_validate(r, &d), 0);
+    assert_non_null(strstr(d.msg, "definitie"));
+    kt_record_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1043,6 +1084,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_wrong_items),
         cmocka_unit_test(test_decode_bounds),
         cmocka_unit_test(test_decode_every_prefix_and_flip),
+        cmocka_unit_test(test_get_and_unset),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
