@@ -10,6 +10,7 @@
 #ifndef KETENCTL_CTL_H
 #define KETENCTL_CTL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -54,6 +55,10 @@ int kt_ctl_call(const kt_ctl_opts_t *o, json_t *req, json_t **reply, kt_diag_t *
 /* kt_ctl_call() that prints the error: returns KT_EXIT_OK with *reply set, or
  * KT_EXIT_ERR. */
 int kt_ctl_run(const kt_ctl_opts_t *o, json_t *req, json_t **reply) KT_WUR;
+
+/* Standard padded base64 of n bytes into out (outlen >= 4 * ((n + 2) / 3) + 1),
+ * for binary values in requests (control.c decodes them strictly). */
+void kt_ctl_base64(char *out, size_t outlen, const uint8_t *in, size_t n);
 
 /* --json output: the whole reply, indented, keys sorted, one final newline. */
 void kt_ctl_print_json(FILE *f, const json_t *reply);

@@ -33,6 +33,16 @@ int cmd_record_verify(int argc, char **argv);
 int cmd_record_seal(int argc, char **argv);
 int cmd_record_open(int argc, char **argv);
 
+/* cmd_submit.c */
+int cmd_submit(int argc, char **argv);
+
+/* cmd_node.c */
+int cmd_status(int argc, char **argv);
+int cmd_partners(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
 /* cmd_version.c */
 int cmd_version(int argc, char **argv);
 

@@ -32,6 +32,12 @@ static const struct kt_cmd s_cmds[] = {
     {"record", "verify", cmd_record_verify, "verify a signed record against a node's public key"},
     {"record", "seal", cmd_record_seal, "seal a signed record to a recipient's public key"},
     {"record", "open", cmd_record_open, "open a sealed envelope and verify the record inside"},
+    {"submit", NULL, cmd_submit, "hand records to ketend for partners: --to PARTNER FILE|-"},
+    {"status", NULL, cmd_status, "the node, its partners and its outbox and inbox counts"},
+    {"partners", NULL, cmd_partners, "configured partners, connected or not, last seen"},
+    {"outbox", NULL, cmd_outbox, "records sent or waiting, per recipient: --state S"},
+    {"inbox", NULL, cmd_inbox, "records received"},
+    {"show", NULL, cmd_show, "one record: where it went or came from, and its fields"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 

@@ -501,16 +501,12 @@ static int s_b64_decode(const char *s, size_t slen, uint8_t *out, size_t *outlen
     return 0;
 }
 
-int kt_ctl_req_bytes(const kt_ctl_req_t *req, const char *key, uint8_t **out, size_t *len)
+int kt_ctl_decode_bytes(const char *s, uint8_t **out, size_t *len)
 {
-    const char *s;
     uint8_t *buf;
-    size_t slen, n = 0;
+    size_t slen = strlen(s), n = 0;
     int rc;
 
-    if ((rc = kt_ctl_req_str(req, key, &s)) < 0)
-        return rc;
-    slen = strlen(s);
     buf = malloc(slen / 4 * 3 + 1);
     if (buf == NULL)
         return KT_ENOMEM;
@@ -521,6 +517,16 @@ int kt_ctl_req_bytes(const kt_ctl_req_t *req, const char *key, uint8_t **out, si
     *out = buf;
     *len = n;
     return 0;
+}
+
+int kt_ctl_req_bytes(const kt_ctl_req_t *req, const char *key, uint8_t **out, size_t *len)
+{
+    const char *s;
+    int rc;
+
+    if ((rc = kt_ctl_req_str(req, key, &s)) < 0)
+        return rc;
+    return kt_ctl_decode_bytes(s, out, len);
 }
 
 void kt_ctl_bytes_free(uint8_t *p, size_t len)

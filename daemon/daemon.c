@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keten/commands.h"
+#include "keten/control.h"
 #include "keten/daemon.h"
+#include "keten/exchange.h"
+#include "keten/hook.h"
 #include "keten/log.h"
 
 struct kt_daemon {
@@ -26,6 +30,9 @@ struct kt_daemon {
     int verbose;
     kt_conf_t *conf;
     kt_store_t *store;
+    kt_exchange_t *x;
+    kt_control_t *ctl;
+    kt_commands_t cmds;
     int sig[2]; /* self-pipe: handler writes the signal number */
     int handlers;
 };
@@ -130,6 +137,79 @@ static int s_open_store(kt_daemon_t *dm)
     return 0;
 }
 
+static void s_access_free(kt_access_list_t *a)
+{
+    free(a->uids);
+    free(a->gids);
+    memset(a, 0, sizeof(*a));
+}
+
+/* access.operators or access.auditors as the control socket wants them. */
+static int s_access(kt_access_list_t *a, const kt_conf_principal_t *p, size_t n)
+{
+    size_t i;
+
+    memset(a, 0, sizeof(*a));
+    a->uids = calloc(n ? n : 1, sizeof(*a->uids));
+    a->gids = calloc(n ? n : 1, sizeof(*a->gids));
+    if (a->uids == NULL || a->gids == NULL) {
+        s_access_free(a);
+        return KT_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        if (p[i].is_group)
+            a->gids[a->ngids++] = (gid_t)p[i].id;
+        else
+            a->uids[a->nuids++] = (uid_t)p[i].id;
+    }
+    return 0;
+}
+
+static int s_access_pair(const kt_conf_t *c, kt_access_list_t *ops, kt_access_list_t *auds)
+{
+    if (s_access(ops, c->operators, c->n_operators) != 0)
+        return KT_ENOMEM;
+    if (s_access(auds, c->auditors, c->n_auditors) != 0) {
+        s_access_free(ops);
+        return KT_ENOMEM;
+    }
+    return 0;
+}
+
+/* The network side and the control socket. */
+static int s_services_start(kt_daemon_t *dm)
+{
+    kt_control_opts_t opts;
+    kt_diag_t d = {{0}};
+    int rc;
+
+    if ((rc = kt_exchange_new(&dm->x, dm->conf, dm->store, kt_hook_addressed(), &d)) != 0) {
+        kt_log_warnx("%s: %s", dm->conf->listen, d.msg);
+        return rc;
+    }
+    memset(&opts, 0, sizeof(opts));
+    opts.socket_group = (gid_t)-1;
+    if ((rc = s_access_pair(dm->conf, &opts.operators, &opts.auditors)) != 0)
+        return rc;
+    rc = kt_control_new(&dm->ctl, &opts, &d);
+    s_access_free(&opts.operators);
+    s_access_free(&opts.auditors);
+    if (rc != 0) {
+        kt_log_warnx("control socket: %s", d.msg);
+        return rc;
+    }
+    dm->cmds.x = dm->x;
+    dm->cmds.st = dm->store;
+    dm->cmds.conf = (const kt_conf_t *const *)&dm->conf;
+    if ((rc = kt_commands_register(dm->ctl, &dm->cmds)) != 0)
+        return rc;
+    if ((rc = kt_control_listen(dm->ctl, dm->conf->control_path, &d)) != 0) {
+        kt_log_warnx("%s", d.msg);
+        return rc;
+    }
+    return 0;
+}
+
 int kt_daemon_init(kt_daemon_t **out, const char *conf_path, int debug, int verbose)
 {
     kt_conf_errors_t errs = {0};
@@ -157,8 +237,12 @@ int kt_daemon_init(kt_daemon_t **out, const char *conf_path, int debug, int verb
         rc = v;
         goto out;
     }
-    kt_log_info("node %s (fingerprint %s) ready, store schema v%d", dm->conf->id,
-                dm->conf->fingerprint, v);
+    if ((rc = s_services_start(dm)) != 0)
+        goto out;
+    kt_log_info("node %s (fingerprint %s) ready, store schema v%d, listening on %s, control "
+                "socket %s",
+                dm->conf->id, dm->conf->fingerprint, v, kt_exchange_endpoint(dm->x),
+                dm->conf->control_path);
     *out = dm;
 out:
     kt_conf_errors_free(&errs);
@@ -186,6 +270,33 @@ static int s_reload_allowed(const kt_conf_t *old, const kt_conf_t *nc)
     return 0;
 }
 
+/* Puts nc in force for the network and the control socket. The running key
+ * object stays (the transport holds it); nc's copy of the same key goes with
+ * the old configuration. */
+static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
+{
+    kt_access_list_t ops, auds;
+    kt_keys_t *same = nc->keys;
+    kt_diag_t d = {{0}};
+    int rc;
+
+    nc->keys = dm->conf->keys;
+    dm->conf->keys = same;
+    if ((rc = kt_exchange_set_conf(dm->x, nc, &d)) != 0) {
+        dm->conf->keys = nc->keys;
+        nc->keys = same;
+        kt_log_warnx("%s: reload failed: %s; keeping the running configuration", nc->path, d.msg);
+        return rc;
+    }
+    if (s_access_pair(nc, &ops, &auds) == 0) {
+        if (kt_control_set_access(dm->ctl, &ops, &auds) != 0)
+            kt_log_warnx("access lists not updated: out of memory");
+        s_access_free(&ops);
+        s_access_free(&auds);
+    }
+    return 0;
+}
+
 int kt_daemon_reload(kt_daemon_t *dm)
 {
     kt_conf_errors_t errs = {0};
@@ -207,6 +318,10 @@ int kt_daemon_reload(kt_daemon_t *dm)
     if (strcmp(dm->conf->listen, nc->listen) != 0 ||
         strcmp(dm->conf->control_path, nc->control_path) != 0)
         kt_log_warnx("node.listen or node.control changed: takes effect at the next restart");
+    if ((rc = s_reload_services(dm, nc)) != 0) {
+        kt_conf_destroy(&nc);
+        return rc;
+    }
     kt_conf_destroy(&dm->conf);
     dm->conf = nc;
     s_log_setup(dm);
@@ -240,17 +355,23 @@ static int s_handle_signals(kt_daemon_t *dm)
 
 int kt_daemon_run(kt_daemon_t *dm)
 {
-    struct pollfd p = {.fd = dm->sig[0], .events = POLLIN};
-
     for (;;) {
-        if (poll(&p, 1, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            kt_log_warn("poll");
-            return KT_EIO;
+        struct pollfd fds[1 + 2 * KT_CONTROL_MAX_CLIENTS + 2];
+        size_t n = 1;
+        int rc;
+
+        fds[0].fd = dm->sig[0];
+        fds[0].events = POLLIN;
+        n += kt_control_pollfds(dm->ctl, fds + 1, sizeof(fds) / sizeof(fds[0]) - 1);
+        if ((rc = kt_exchange_poll(dm->x, KT_EXCHANGE_TICK_MS, fds, n)) != 0) {
+            kt_log_warnx("network: %s", kt_strerror(rc));
+            return rc;
         }
-        if ((p.revents & POLLIN) && s_handle_signals(dm))
+        if ((fds[0].revents & POLLIN) && s_handle_signals(dm))
             return 0;
+        /* Every tick, ready or not: the control socket closes idle clients. */
+        if ((rc = kt_control_handle(dm->ctl, fds + 1, n - 1)) != 0)
+            kt_log_warnx("control socket: %s", kt_strerror(rc));
     }
 }
 
@@ -261,6 +382,8 @@ void kt_daemon_destroy(kt_daemon_t **p)
     if (p == NULL || (dm = *p) == NULL)
         return;
     s_signals_restore(dm);
+    kt_control_destroy(&dm->ctl);
+    kt_exchange_destroy(&dm->x);
     kt_store_close(&dm->store);
     kt_conf_destroy(&dm->conf);
     free(dm->conf_path);

@@ -74,6 +74,26 @@ int kt_kind_parse(const char *s, kt_kind_t *kind)
     return s_kind_parse_n((const uint8_t *)s, strlen(s), kind);
 }
 
+void kt_envelope_id_hex(char out[KT_ENVELOPE_ID_HEX], const uint8_t id[KT_ENVELOPE_ID_BYTES])
+{
+    sodium_bin2hex(out, KT_ENVELOPE_ID_HEX, id, KT_ENVELOPE_ID_BYTES);
+}
+
+int kt_envelope_id_parse(uint8_t id[KT_ENVELOPE_ID_BYTES], const char *hex)
+{
+    size_t i, n = 0;
+
+    if (hex == NULL || strlen(hex) != 2 * KT_ENVELOPE_ID_BYTES)
+        return KT_EINVAL;
+    for (i = 0; hex[i] != '\0'; i++) /* lowercase only: one spelling per id */
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return KT_EINVAL;
+    if (sodium_hex2bin(id, KT_ENVELOPE_ID_BYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n != KT_ENVELOPE_ID_BYTES)
+        return KT_EINVAL;
+    return 0;
+}
+
 void kt_envelope_new_id(uint8_t id[KT_ENVELOPE_ID_BYTES])
 {
     randombytes_buf(id, KT_ENVELOPE_ID_BYTES);

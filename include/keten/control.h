@@ -155,6 +155,9 @@ int kt_ctl_req_strv(const kt_ctl_req_t *req, const char *key, const char ***out,
 /* A base64 string (RFC 4648, padded): *out is new, free it with
  * kt_ctl_bytes_free(), which wipes it. */
 int kt_ctl_req_bytes(const kt_ctl_req_t *req, const char *key, uint8_t **out, size_t *len) KT_WUR;
+/* Strict base64 of one string (an element of a kt_ctl_req_strv array);
+ * *out is freed with kt_ctl_bytes_free. KT_EMALFORMED on bad base64. */
+int kt_ctl_decode_bytes(const char *s, uint8_t **out, size_t *len) KT_WUR;
 void kt_ctl_bytes_free(uint8_t *p, size_t len);
 /* Any value as compact JSON text (e.g. a record for kt_json_read_records);
  * *out is new, free it with kt_ctl_bytes_free((uint8_t *)*out, *len). */

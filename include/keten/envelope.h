@@ -64,6 +64,13 @@ typedef struct kt_payload {
 } kt_payload_t;
 
 /* A fresh random message id. */
+#define KT_ENVELOPE_ID_HEX (2 * KT_ENVELOPE_ID_BYTES + 1)
+
+/* A record id as 32 lowercase hex characters, and back (exactly 32
+ * characters of [0-9a-f]; KT_EINVAL otherwise). */
+void kt_envelope_id_hex(char out[KT_ENVELOPE_ID_HEX], const uint8_t id[KT_ENVELOPE_ID_BYTES]);
+int kt_envelope_id_parse(uint8_t id[KT_ENVELOPE_ID_BYTES], const char *hex) KT_WUR;
+
 void kt_envelope_new_id(uint8_t id[KT_ENVELOPE_ID_BYTES]);
 
 /* Release a buffer this module handed out: wipes len bytes, then frees. */

@@ -1,0 +1,610 @@
+/*
+ * exchange.c - a running node's network side.
+ *
+ * Owns the order of durable steps: a submission is committed before it is
+ * acknowledged to the client; a received batch is committed before any of
+ * its receipts is sent; a receipt changes the outbox in the same
+ * transaction as the rest of its batch. Must never send a receipt for
+ * something it did not commit, never answer a receipt with a receipt (no
+ * loops between nodes), and never log a record's contents: ids, node ids and
+ * codes only.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "keten/exchange.h"
+#include "keten/inbox.h"
+#include "keten/log.h"
+#include "keten/outbox.h"
+#include "keten/receipt.h"
+#include "keten/record.h"
+#include "keten/transport.h"
+
+#define S_SEEN_EXPIRY_MS 60000 /* how often old seen ids are dropped */
+
+struct s_peer {
+    char id[KT_NODE_ID_MAX + 1];
+    kt_envelope_peer_t *peer;
+    int connected;
+};
+
+struct kt_exchange {
+    const kt_conf_t *conf; /* borrowed */
+    kt_store_t *st;        /* borrowed */
+    const kt_hook_t *hook; /* borrowed */
+    kt_vault_t *vault;
+    kt_transport_t *t;
+    struct s_peer *peers;
+    size_t npeers;
+    int64_t next_expiry_ms;
+};
+
+/* One message of a batch and what goes back for it. */
+struct s_item {
+    kt_transport_msg_t msg;
+    uint8_t *reply; /* sealed receipt, or NULL */
+    size_t reply_len;
+};
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct s_peer *s_peer(const kt_exchange_t *x, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < x->npeers; i++)
+        if (strcmp(x->peers[i].id, id) == 0)
+            return &x->peers[i];
+    return NULL;
+}
+
+/* ---- configuration ---- */
+
+static void s_peers_free(struct s_peer *peers, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        kt_envelope_peer_destroy(&peers[i].peer);
+    free(peers);
+}
+
+/* Peers for conf's partners; connection state carried over from old ones. */
+static int s_peers_build(kt_exchange_t *x, const kt_conf_t *conf, struct s_peer **out,
+                         kt_diag_t *d)
+{
+    struct s_peer *peers = calloc(conf->n_partners ? conf->n_partners : 1, sizeof(*peers));
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if (peers == NULL)
+        return kt_diag_set(d, KT_ENOMEM, "out of memory");
+    for (i = 0; i < conf->n_partners; i++) {
+        const kt_conf_partner_t *p = &conf->partners[i];
+        const struct s_peer *old = s_peer(x, p->id);
+
+        memcpy(peers[i].id, p->id, sizeof(peers[i].id));
+        peers[i].connected = old ? old->connected : 0;
+        if ((rc = kt_envelope_peer_new(&peers[i].peer, conf->keys, &p->pub, d)) != 0) {
+            s_peers_free(peers, i + 1);
+            return rc;
+        }
+    }
+    *out = peers;
+    return 0;
+}
+
+static int s_transport_partners(kt_exchange_t *x, const kt_conf_t *conf, kt_diag_t *d)
+{
+    kt_partner_endpoint_t *list = calloc(conf->n_partners ? conf->n_partners : 1, sizeof(*list));
+    size_t i;
+    int rc;
+
+    if (list == NULL)
+        return kt_diag_set(d, KT_ENOMEM, "out of memory");
+    for (i = 0; i < conf->n_partners; i++) {
+        const kt_conf_partner_t *p = &conf->partners[i];
+
+        memcpy(list[i].id, p->id, sizeof(list[i].id));
+        memcpy(list[i].box_pk, p->pub.box_pk, sizeof(list[i].box_pk));
+        if (strlen(p->endpoint) >= sizeof(list[i].endpoint)) {
+            free(list);
+            return kt_diag_set(d, KT_EINVAL, "partner '%s': endpoint too long", p->id);
+        }
+        memcpy(list[i].endpoint, p->endpoint, strlen(p->endpoint) + 1);
+    }
+    rc = kt_transport_set_partners(x->t, list, conf->n_partners, d);
+    free(list);
+    return rc;
+}
+
+int kt_exchange_set_conf(kt_exchange_t *x, const kt_conf_t *conf, kt_diag_t *d)
+{
+    struct s_peer *peers = NULL;
+    int rc;
+
+    if ((rc = s_peers_build(x, conf, &peers, d)) != 0)
+        return rc;
+    if ((rc = s_transport_partners(x, conf, d)) != 0) {
+        s_peers_free(peers, conf->n_partners);
+        return rc;
+    }
+    s_peers_free(x->peers, x->npeers);
+    x->peers = peers;
+    x->npeers = conf->n_partners;
+    x->conf = conf;
+    return 0;
+}
+
+int kt_exchange_new(kt_exchange_t **out, const kt_conf_t *conf, kt_store_t *st,
+                    const kt_hook_t *hook, kt_diag_t *d)
+{
+    kt_exchange_t *x = calloc(1, sizeof(*x));
+    int rc;
+
+    *out = NULL;
+    if (x == NULL)
+        return kt_diag_set(d, KT_ENOMEM, "out of memory");
+    x->st = st;
+    x->hook = hook;
+    if ((rc = kt_vault_new(&x->vault, conf->keys, d)) != 0 ||
+        (rc = kt_transport_new(&x->t, conf->keys, conf->listen, d)) != 0 ||
+        (rc = kt_exchange_set_conf(x, conf, d)) != 0) {
+        kt_exchange_destroy(&x);
+        return rc;
+    }
+    *out = x;
+    return 0;
+}
+
+void kt_exchange_destroy(kt_exchange_t **p)
+{
+    kt_exchange_t *x;
+
+    if (p == NULL || (x = *p) == NULL)
+        return;
+    kt_transport_destroy(&x->t);
+    s_peers_free(x->peers, x->npeers);
+    kt_vault_destroy(&x->vault);
+    free(x);
+    *p = NULL;
+}
+
+/* ---- receiving ---- */
+
+static const char *s_open_code(int rc)
+{
+    switch (rc) {
+    case KT_EVERSION:
+        return KT_RCODE_VERSION;
+    case KT_ETOOBIG:
+        return KT_RCODE_TOO_BIG;
+    case KT_EMALFORMED:
+        return KT_RCODE_MALFORMED;
+    default:
+        return KT_RCODE_AUTH;
+    }
+}
+
+/* Seals a signed receipt for the partner the item came from. */
+static void s_seal_reply(struct s_item *it, const struct s_peer *p, uint8_t *receipt, size_t len)
+{
+    kt_diag_t d = {{0}};
+
+    if (kt_envelope_seal(&it->reply, &it->reply_len, receipt, len, p->peer, &d) != 0) {
+        kt_log_warnx("receipt for %s not sealed: %s", p->id, d.msg);
+        it->reply = NULL;
+    }
+}
+
+/* A signed rejection for something that could not be opened or verified. */
+static void s_reject(kt_exchange_t *x, struct s_item *it, const struct s_peer *p,
+                     const uint8_t *ref, const char *code)
+{
+    uint8_t *receipt = NULL;
+    size_t len = 0;
+    kt_diag_t d = {{0}};
+
+    if (kt_inbox_reject(x->conf->keys, p->id, ref, it->msg.payload, it->msg.len, code, s_now_ms(),
+                        &receipt, &len, &d) != 0) {
+        kt_log_warnx("rejection for %s not signed: %s", p->id, d.msg);
+        return;
+    }
+    s_seal_reply(it, p, receipt, len);
+    kt_envelope_free(receipt, len);
+}
+
+/* A record on our ROUTER. Returns < 0 only when the store failed. */
+static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
+{
+    kt_inbox_ctx_t ic = {x->st, x->conf->keys, x->vault, x->hook, x->conf->max_message_age};
+    kt_inbox_result_t res = {0};
+    kt_payload_t pl;
+    uint8_t *signed_buf = NULL;
+    size_t signed_len = 0;
+    char hex[KT_ENVELOPE_ID_HEX];
+    kt_diag_t d = {{0}};
+    int rc;
+
+    rc = kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len, p->peer, &d);
+    if (rc != 0) {
+        kt_log_warnx("record from %s rejected (%s): %s", p->id, s_open_code(rc), d.msg);
+        s_reject(x, it, p, NULL, s_open_code(rc));
+        return 0;
+    }
+    kt_envelope_id_hex(hex, pl.id);
+    if (pl.kind != KT_KIND_RECORD) {
+        kt_log_warnx("record %s from %s rejected (malformed): envelope of kind %s in a record frame",
+                     hex, p->id, kt_kind_name(pl.kind));
+        s_reject(x, it, p, pl.id, KT_RCODE_MALFORMED);
+        rc = 0;
+        goto out;
+    }
+    if ((rc = kt_inbox_accept(&ic, p->id, signed_buf, signed_len, &pl, s_now_ms(), &res, &d)) < 0) {
+        kt_log_warnx("record %s from %s not stored: %s", hex, p->id, d.msg);
+        goto out;
+    }
+    kt_log_info("record %s from %s: %s%s (%s)", hex, p->id, kt_receipt_status_name(res.r.status),
+                res.duplicate ? " again" : "", res.r.code);
+    s_seal_reply(it, p, res.receipt, res.receipt_len);
+out:
+    kt_inbox_result_clear(&res);
+    kt_envelope_free(signed_buf, signed_len);
+    return rc;
+}
+
+/* A receipt on the DEALER of partner p. Returns < 0 only when the store failed. */
+static int s_on_receipt(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
+{
+    kt_payload_t pl;
+    kt_receipt_t r;
+    uint8_t *signed_buf = NULL;
+    size_t signed_len = 0;
+    char hex[KT_ENVELOPE_ID_HEX];
+    kt_diag_t d = {{0}};
+    int rc;
+
+    rc = kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len, p->peer, &d);
+    if (rc == 0 && pl.kind != KT_KIND_RECEIPT)
+        rc = kt_diag_set(&d, KT_EMALFORMED, "envelope of kind %s in a receipt frame",
+                         kt_kind_name(pl.kind));
+    if (rc == 0)
+        rc = kt_receipt_decode(&r, pl.body, pl.body_len, &d);
+    if (rc != 0) {
+        kt_log_warnx("receipt from %s ignored: %s", p->id, d.msg);
+        rc = 0;
+        goto out;
+    }
+    kt_envelope_id_hex(hex, r.ref);
+    rc = kt_outbox_apply_receipt(x->st, p->id, &r, signed_buf, signed_len, s_now_ms(), &d);
+    if (rc == 0)
+        kt_log_info("record %s to %s: %s (%s)", hex, p->id, kt_receipt_status_name(r.status),
+                    r.code);
+    else if (rc == KT_ENOENT || rc == KT_EAUTH)
+        kt_log_warnx("receipt from %s for record %s ignored: %s", p->id, hex, d.msg);
+    else
+        kt_log_warnx("receipt from %s for record %s not stored: %s", p->id, hex, d.msg);
+    if (rc == KT_ENOENT || rc == KT_EAUTH)
+        rc = 0;
+out:
+    kt_envelope_free(signed_buf, signed_len);
+    return rc;
+}
+
+static int s_on_message(kt_exchange_t *x, struct s_item *it)
+{
+    const kt_transport_msg_t *m = &it->msg;
+    const struct s_peer *p = s_peer(x, m->partner);
+    int on_router = m->via == KT_TRANSPORT_VIA_ROUTER;
+
+    if (p == NULL) /* removed between the transport's check and now */
+        return 0;
+    if (m->status != 0) {
+        /* Unparseable frames: answered only where the partner asked
+         * (our ROUTER), never on the DEALER our own requests use. */
+        kt_log_warnx("malformed message from %s: %s", p->id, m->why ? m->why : "?");
+        if (on_router)
+            s_reject(x, it, p, NULL, KT_RCODE_MALFORMED);
+        return 0;
+    }
+    if (m->kind == KT_KIND_RECORD && on_router)
+        return s_on_record(x, it, p);
+    if (m->kind == KT_KIND_RECEIPT && !on_router)
+        return s_on_receipt(x, it, p);
+    if (m->kind == KT_KIND_PING)
+        return 0;
+    kt_log_warnx("%s message from %s on the %s ignored: not handled by this node", kt_kind_name(m->kind),
+                 p->id, on_router ? "listening socket" : "partner connection");
+    if (on_router && m->kind != KT_KIND_RECEIPT)
+        s_reject(x, it, p, NULL, KT_RCODE_DENIED);
+    return 0;
+}
+
+static void s_items_clear(struct s_item *items, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        kt_transport_msg_clear(&items[i].msg);
+        kt_envelope_free(items[i].reply, items[i].reply_len);
+        items[i].reply = NULL;
+    }
+}
+
+/* Handles a batch in one transaction; sends the replies only once it is
+ * committed. A failed commit sends nothing: the senders will retry. */
+static int s_batch(kt_exchange_t *x, struct s_item *items, size_t n)
+{
+    kt_diag_t d = {{0}};
+    size_t i;
+    int rc;
+
+    if ((rc = kt_store_begin(x->st, &d)) != 0)
+        goto fail;
+    for (i = 0; i < n; i++)
+        if ((rc = s_on_message(x, &items[i])) < 0) {
+            kt_store_rollback(x->st);
+            kt_log_warnx("batch of %zu messages rolled back; senders will retry", n);
+            return rc;
+        }
+    if ((rc = kt_store_commit(x->st, &d)) != 0)
+        goto fail;
+    for (i = 0; i < n; i++)
+        if (items[i].reply != NULL &&
+            kt_transport_reply(x->t, &items[i].msg, KT_KIND_RECEIPT, items[i].reply,
+                               items[i].reply_len) != 0)
+            kt_log_warnx("receipt to %s not sent; it will be re-sent when the record is",
+                         items[i].msg.partner);
+    return 0;
+fail:
+    kt_store_rollback(x->st);
+    kt_log_warnx("cannot commit received messages: %s", d.msg);
+    return rc;
+}
+
+/* ---- sending ---- */
+
+static int s_send_partner(kt_exchange_t *x, const struct s_peer *p, int64_t now, size_t *sent)
+{
+    kt_outbox_item_t items[KT_EXCHANGE_SEND_BATCH];
+    int64_t cap = x->conf->retry_max * 1000;
+    size_t n = 0, i;
+    kt_diag_t d = {{0}};
+    int rc;
+
+    memset(items, 0, sizeof(items));
+    rc = kt_outbox_due(x->st, x->vault, now, p->id, items, KT_EXCHANGE_SEND_BATCH, &n, &d);
+    if (rc != 0 || n == 0)
+        goto out;
+    if ((rc = kt_store_begin(x->st, &d)) != 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        uint8_t *env = NULL;
+        size_t env_len = 0;
+
+        if (kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len, p->peer,
+                             &d) == 0 &&
+            kt_transport_send(x->t, p->id, KT_KIND_RECORD, env, env_len) == 0)
+            (*sent)++;
+        kt_envelope_free(env, env_len);
+        if ((rc = kt_outbox_mark_sent(x->st, items[i].id, p->id, now, cap, &d)) != 0)
+            break;
+    }
+    if (rc == 0)
+        rc = kt_store_commit(x->st, &d);
+    if (rc != 0)
+        kt_store_rollback(x->st);
+out:
+    if (rc != 0)
+        kt_log_warnx("outbox to %s: %s", p->id, d.msg);
+    for (i = 0; i < n; i++)
+        kt_outbox_item_clear(&items[i]);
+    return rc;
+}
+
+/* A partner that has just connected gets its pending records at once. */
+static void s_wake_connected(kt_exchange_t *x, int64_t now)
+{
+    kt_diag_t d = {{0}};
+    size_t i;
+
+    for (i = 0; i < x->npeers; i++) {
+        int c = kt_transport_partner_connected(x->t, x->peers[i].id);
+
+        if (c && !x->peers[i].connected) {
+            kt_log_info("partner %s connected", x->peers[i].id);
+            if (kt_store_begin(x->st, &d) != 0 ||
+                kt_outbox_wake(x->st, x->peers[i].id, now, &d) != 0 ||
+                kt_store_commit(x->st, &d) != 0) {
+                kt_store_rollback(x->st);
+                kt_log_warnx("outbox to %s: %s", x->peers[i].id, d.msg);
+            }
+        } else if (!c && x->peers[i].connected) {
+            kt_log_info("partner %s disconnected", x->peers[i].id);
+        }
+        x->peers[i].connected = c;
+    }
+}
+
+static void s_pump(kt_exchange_t *x)
+{
+    int64_t now = s_now_ms(), due;
+    size_t i, sent = 0;
+    kt_diag_t d = {{0}};
+
+    s_wake_connected(x, now);
+    if (kt_outbox_next_due(x->st, &due, &d) != 0 || due > now)
+        return;
+    for (i = 0; i < x->npeers; i++)
+        if (s_send_partner(x, &x->peers[i], now, &sent) < 0)
+            break;
+    if (sent > 0)
+        kt_log_debug("sent %zu record%s", sent, sent == 1 ? "" : "s");
+}
+
+static void s_expire(kt_exchange_t *x)
+{
+    int64_t now = s_now_ms();
+    kt_diag_t d = {{0}};
+
+    if (now < x->next_expiry_ms)
+        return;
+    x->next_expiry_ms = now + S_SEEN_EXPIRY_MS;
+    if (kt_store_begin(x->st, &d) != 0 || kt_inbox_expire_seen(x->st, now, &d) != 0 ||
+        kt_store_commit(x->st, &d) != 0) {
+        kt_store_rollback(x->st);
+        kt_log_warnx("seen ids not expired: %s", d.msg);
+    }
+}
+
+/* How long the loop may sleep: until the next outbox row is due. */
+static int s_wait_ms(kt_exchange_t *x, int timeout_ms)
+{
+    int64_t due, now = s_now_ms();
+
+    if (kt_outbox_next_due(x->st, &due, NULL) != 0)
+        return timeout_ms;
+    if (due <= now)
+        return 0;
+    return due - now < timeout_ms ? (int)(due - now) : timeout_ms;
+}
+
+int kt_exchange_poll(kt_exchange_t *x, int timeout_ms, struct pollfd *fds, size_t nfds)
+{
+    struct s_item items[KT_EXCHANGE_BATCH];
+    size_t n = 0;
+    int rc;
+
+    memset(items, 0, sizeof(items));
+    rc = kt_transport_poll_fds(x->t, s_wait_ms(x, timeout_ms), fds, nfds, &items[0].msg);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        n = 1;
+        while (n < KT_EXCHANGE_BATCH && kt_transport_poll(x->t, 0, &items[n].msg) == 1)
+            n++;
+        (void)!s_batch(x, items, n); /* logged; the senders retry */
+        s_items_clear(items, n);
+    }
+    s_pump(x);
+    s_expire(x);
+    return 0;
+}
+
+/* ---- submitting ---- */
+
+static int s_check_to(const kt_exchange_t *x, const char *const *to, size_t nto, kt_diag_t *d)
+{
+    size_t i, j;
+
+    if (nto == 0)
+        return kt_diag_set(d, KT_EINVAL, "no recipients: name at least one partner with --to");
+    for (i = 0; i < nto; i++) {
+        if (!kt_keys_valid_id(to[i]))
+            return kt_diag_set(d, KT_EINVAL, "recipient %zu is not a node id ([a-z0-9-]{1,64})",
+                               i + 1);
+        if (s_peer(x, to[i]) == NULL)
+            return kt_diag_set(d, KT_ENOENT,
+                               "unknown partner '%s': not a partner of node %s (see ketenctl "
+                               "partners)",
+                               to[i], x->conf->id);
+        for (j = 0; j < i; j++)
+            if (strcmp(to[i], to[j]) == 0)
+                return kt_diag_set(d, KT_EINVAL, "partner '%s' is named twice", to[i]);
+    }
+    return 0;
+}
+
+/* One record for one recipient, as the outgoing hook allows it. */
+static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const uint8_t *rec,
+                     size_t len, int64_t now, kt_diag_t *d)
+{
+    kt_record_t *r = NULL;
+    uint8_t *bytes = NULL;
+    size_t blen = 0;
+    kt_out_state_t state = KT_OUT_QUEUED;
+    int rc;
+
+    if ((rc = kt_record_decode(&r, rec, len, d)) != 0)
+        goto out;
+    rc = x->hook->outgoing(x->hook->ctx, to, r, d);
+    if (rc == KT_ENOCONSENT)
+        state = KT_OUT_HELD;
+    else if (rc != 0)
+        goto out;
+    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0)
+        goto out;
+    rc = kt_outbox_add(x->st, x->conf->keys, x->vault, id, to, kt_record_type(r), bytes, blen,
+                       state, now, d);
+out:
+    if (bytes != NULL)
+        kt_record_free_bytes(bytes, blen);
+    kt_record_destroy(&r);
+    return rc;
+}
+
+int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
+                       const uint8_t *const *records, const size_t *lens, size_t n,
+                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_diag_t *d)
+{
+    int64_t now = s_now_ms();
+    size_t i, j;
+    int rc;
+
+    if ((rc = s_check_to(x, to, nto, d)) != 0)
+        return rc;
+    if (n == 0 || n > KT_EXCHANGE_SUBMIT_MAX)
+        return kt_diag_set(d, KT_EINVAL, "a submission holds 1 to %d records",
+                           KT_EXCHANGE_SUBMIT_MAX);
+    if ((rc = kt_store_begin(x->st, d)) != 0)
+        return rc;
+    for (i = 0; i < n; i++) {
+        kt_envelope_new_id(ids[i]);
+        for (j = 0; j < nto; j++)
+            if ((rc = s_add_one(x, ids[i], to[j], records[i], lens[i], now, d)) != 0) {
+                kt_diag_prefix(d, "record %zu", i + 1);
+                kt_store_rollback(x->st);
+                return rc;
+            }
+    }
+    if ((rc = kt_store_commit(x->st, d)) != 0) {
+        kt_store_rollback(x->st);
+        return rc;
+    }
+    kt_log_info("accepted %zu record%s for %zu partner%s", n, n == 1 ? "" : "s", nto,
+                nto == 1 ? "" : "s");
+    return 0;
+}
+
+/* ---- views ---- */
+
+const char *kt_exchange_endpoint(const kt_exchange_t *x)
+{
+    return kt_transport_endpoint(x->t);
+}
+
+const kt_vault_t *kt_exchange_vault(const kt_exchange_t *x)
+{
+    return x->vault;
+}
+
+int kt_exchange_partner_state(const kt_exchange_t *x, const char *partner, int *connected,
+                              time_t *last_seen)
+{
+    kt_transport_partner_state_t s;
+    int rc = kt_transport_partner_state(x->t, partner, &s);
+
+    if (rc != 0)
+        return rc;
+    *connected = s.connected;
+    *last_seen = s.last_seen;
+    return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * exchange.h - a running node's network side: submit, send, receive,
+ * acknowledge.
+ *
+ * Ties the transport, the envelope, the outbox and the inbox together. One
+ * call, kt_exchange_poll(), waits for the network (and the caller's fds),
+ * handles what arrived in batches — each batch one transaction, committed
+ * before any receipt goes out — and sends what the outbox has due.
+ */
+#ifndef KETEN_EXCHANGE_H
+#define KETEN_EXCHANGE_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "keten/conf.h"
+#include "keten/envelope.h"
+#include "keten/error.h"
+#include "keten/hook.h"
+#include "keten/store.h"
+#include "keten/vault.h"
+
+#define KT_EXCHANGE_BATCH 16     /* messages committed per transaction */
+#define KT_EXCHANGE_SEND_BATCH 64 /* outbox rows sent per round */
+#define KT_EXCHANGE_TICK_MS 1000 /* longest wait: timers and idle checks */
+#define KT_EXCHANGE_SUBMIT_MAX 10000 /* records in one submit */
+
+typedef struct kt_exchange kt_exchange_t;
+
+/* Binds conf->listen and connects to every partner. conf and st are
+ * borrowed and must outlive the exchange (or be replaced with set_conf). */
+int kt_exchange_new(kt_exchange_t **out, const kt_conf_t *conf, kt_store_t *st,
+                    const kt_hook_t *hook, kt_diag_t *d) KT_WUR;
+void kt_exchange_destroy(kt_exchange_t **p);
+
+/* A reloaded configuration (same node and key): partners added, removed or
+ * changed take effect at once; a removed partner's queued records stay
+ * queued. On error the old configuration stays in force. */
+int kt_exchange_set_conf(kt_exchange_t *x, const kt_conf_t *conf, kt_diag_t *d) KT_WUR;
+
+/* Waits at most timeout_ms (less when the outbox has something due) for a
+ * message or one of fds; handles every message that has arrived and sends
+ * what is due. fds[i].revents says which of the caller's fds are ready. */
+int kt_exchange_poll(kt_exchange_t *x, int timeout_ms, struct pollfd *fds, size_t nfds) KT_WUR;
+
+/* Accepts n canonical records for the recipients `to`: validates each,
+ * signs it per recipient, commits everything in one durable transaction and
+ * only then returns the new record ids (ids[i] for records[i]). Nothing is
+ * kept when anything fails. Sending starts at the next poll. */
+int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
+                       const uint8_t *const *records, const size_t *lens, size_t n,
+                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_diag_t *d) KT_WUR;
+
+/* For status commands. */
+const char *kt_exchange_endpoint(const kt_exchange_t *x);
+const kt_vault_t *kt_exchange_vault(const kt_exchange_t *x);
+int kt_exchange_partner_state(const kt_exchange_t *x, const char *partner, int *connected,
+                              time_t *last_seen);
+
+#endif
