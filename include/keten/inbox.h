@@ -29,6 +29,9 @@
 #include "keten/store.h"
 #include "keten/vault.h"
 
+/* How far in the future a record's `created` may lie (clocks differ). */
+#define KT_INBOX_CLOCK_SKEW_S 300
+
 typedef struct kt_inbox_ctx {
     kt_store_t *st;
     const kt_keys_t *keys; /* signs receipts */

@@ -23,6 +23,7 @@
 #include "keten/error.h"
 #include "keten/keys.h"
 #include "keten/receipt.h"
+#include "keten/record.h"
 #include "keten/store.h"
 #include "keten/vault.h"
 

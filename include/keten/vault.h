@@ -39,4 +39,8 @@ void kt_vault_free(uint8_t *buf, size_t len);
 /* BLAKE2b-256 of a signed container: the digest receipts refer to. */
 void kt_vault_digest(uint8_t out[32], const uint8_t *buf, size_t len);
 
+/* A uniformly random number in [0, upper) (0 when upper < 2), for modules
+ * that must not include sodium.h (the outbox's retry jitter). */
+uint32_t kt_vault_random(uint32_t upper);
+
 #endif

@@ -1,0 +1,570 @@
+/*
+ * outbox.c - the sender's store-and-forward state machine (outbox.h).
+ *
+ * Owns the outbox rows: one per (record id, recipient), holding the signed
+ * record locked at rest (AD "outbox" || id || partner), its digest, the
+ * retry schedule (milliseconds in created, updated and next_attempt) and, at
+ * the end, the partner's signed receipt. Every change is one statement in
+ * the caller's transaction. It must never drop a row that has not been
+ * answered by a valid receipt, never move a final row (delivered, rejected)
+ * back, never keep a plaintext record in the database or in memory it
+ * frees, and never put anything but ids, node ids, states and codes into a
+ * diagnostic.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "keten/outbox.h"
+
+#define S_AD_PREFIX "outbox"
+#define S_AD_MAX (sizeof(S_AD_PREFIX) - 1 + KT_ENVELOPE_ID_BYTES + KT_NODE_ID_MAX)
+#define S_PENDING "state IN ('queued', 'sent')"
+
+static const char *const s_states[KT_OUT_NSTATES] = {"held", "queued", "sent", "delivered",
+                                                     "rejected"};
+
+const char *kt_outbox_state_name(kt_out_state_t s)
+{
+    if ((int)s < 0 || s >= KT_OUT_NSTATES)
+        return "unknown";
+    return s_states[s];
+}
+
+int kt_outbox_state_parse(const char *s, kt_out_state_t *out)
+{
+    int i;
+
+    for (i = 0; s != NULL && i < KT_OUT_NSTATES; i++) {
+        if (strcmp(s, s_states[i]) == 0) {
+            *out = (kt_out_state_t)i;
+            return 0;
+        }
+    }
+    return KT_EINVAL;
+}
+
+int64_t kt_outbox_backoff_ms(int attempts, int64_t cap_ms)
+{
+    int64_t bound = KT_OUTBOX_RETRY_MIN_MS, half;
+
+    if (cap_ms <= 0)
+        cap_ms = KT_OUTBOX_RETRY_MAX_MS_DEFAULT;
+    while (attempts-- > 0 && bound < cap_ms)
+        bound *= 2;
+    if (bound > cap_ms)
+        bound = cap_ms;
+    half = bound / 2;
+    if (half >= (int64_t)UINT32_MAX)
+        half = (int64_t)UINT32_MAX - 1;
+    /* bound - [0, half]: a factor in [0.5, 1] of bound */
+    return bound - (int64_t)kt_vault_random((uint32_t)half + 1);
+}
+
+static void s_hex(char out[2 * KT_ENVELOPE_ID_BYTES + 1], const uint8_t *id)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < KT_ENVELOPE_ID_BYTES; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[2 * i] = '\0'; /* i == KT_ENVELOPE_ID_BYTES */
+}
+
+/* "outbox" || id || partner: a locked payload only opens in its own row. */
+static size_t s_ad(uint8_t out[S_AD_MAX], const uint8_t *id, const char *partner)
+{
+    size_t p = sizeof(S_AD_PREFIX) - 1, n = strnlen(partner, KT_NODE_ID_MAX);
+
+    memcpy(out, S_AD_PREFIX, p);
+    memcpy(out + p, id, KT_ENVELOPE_ID_BYTES);
+    memcpy(out + p + KT_ENVELOPE_ID_BYTES, partner, n);
+    return p + KT_ENVELOPE_ID_BYTES + n;
+}
+
+static int s_unlock(const kt_vault_t *v, const uint8_t *id, const char *partner, const void *locked,
+                    size_t len, uint8_t **out, size_t *outlen, kt_diag_t *d)
+{
+    uint8_t ad[S_AD_MAX];
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    int rc;
+
+    rc = kt_vault_unlock(out, outlen, locked, len, ad, s_ad(ad, id, partner), v, d);
+    if (rc != 0) {
+        s_hex(hex, id);
+        kt_diag_prefix(d, "outbox row %s to %s", hex, partner);
+    }
+    return rc;
+}
+
+static int s_check_partner(const char *partner, kt_diag_t *d)
+{
+    if (partner == NULL || !kt_keys_valid_id(partner))
+        return kt_diag_set(d, KT_EINVAL, "partner must be a node id: 1 to %d of a-z, 0-9 and '-'",
+                           KT_NODE_ID_MAX);
+    return 0;
+}
+
+/* Binds id to ?1 and partner to ?2. */
+static int s_bind_key(kt_stmt_t *q, const uint8_t *id, const char *partner)
+{
+    int rc = kt_stmt_bind_blob(q, 1, id, KT_ENVELOPE_ID_BYTES);
+
+    return rc != 0 ? rc : kt_stmt_bind_text(q, 2, partner);
+}
+
+/* Runs a statement that returns no rows. */
+static int s_run(kt_stmt_t *q, kt_diag_t *d)
+{
+    int rc = kt_stmt_step(q, d);
+
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- adding ---- */
+
+static int s_insert(kt_store_t *st, const uint8_t *id, const char *to, const char *record_type,
+                    kt_out_state_t state, const uint8_t *locked, size_t locked_len,
+                    const uint8_t digest[32], int64_t now_ms, kt_diag_t *d)
+{
+    static const char sql[] =
+        "INSERT INTO outbox (id, partner, kind, record_type, state, attempts, next_attempt,"
+        " payload, digest, created, updated) VALUES (?1, ?2, 'record', ?3, ?4, 0, ?5, ?6, ?7,"
+        " ?8, ?8)";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, to)) == 0 && (rc = kt_stmt_bind_text(q, 3, record_type)) == 0 &&
+        (rc = kt_stmt_bind_text(q, 4, kt_outbox_state_name(state))) == 0 &&
+        (rc = state == KT_OUT_QUEUED ? kt_stmt_bind_int64(q, 5, now_ms)
+                                     : kt_stmt_bind_null(q, 5)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 6, locked, locked_len)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 7, digest, 32)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 8, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    if (rc == KT_EEXIST) {
+        char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+
+        s_hex(hex, id);
+        kt_diag_set(d, rc, "record %s is already in the outbox for %s", hex, to);
+    }
+    return rc;
+}
+
+int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                  const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *to, const char *record_type,
+                  const uint8_t *record, size_t record_len, kt_out_state_t state, int64_t now_ms,
+                  kt_diag_t *d)
+{
+    uint8_t *signed_buf = NULL, *locked = NULL, digest[32], ad[S_AD_MAX];
+    size_t signed_len = 0, locked_len = 0;
+    int rc;
+
+    if (state != KT_OUT_QUEUED && state != KT_OUT_HELD)
+        return kt_diag_set(d, KT_EINVAL, "a new outbox row is queued or held");
+    if (record_type == NULL || !kt_record_is_name(record_type))
+        return kt_diag_set(d, KT_EINVAL, "record type must be a name of a-z, 0-9 and '_'");
+    if (now_ms < 0)
+        return kt_diag_set(d, KT_EINVAL, "time before 1970");
+    if ((rc = s_check_partner(to, d)) != 0)
+        return rc;
+    rc = kt_envelope_sign(&signed_buf, &signed_len, KT_KIND_RECORD, id, (uint64_t)(now_ms / 1000),
+                          to, record, record_len, keys, d);
+    if (rc != 0)
+        goto out;
+    kt_vault_digest(digest, signed_buf, signed_len);
+    rc = kt_vault_lock(&locked, &locked_len, signed_buf, signed_len, ad, s_ad(ad, id, to), v, d);
+    if (rc != 0)
+        goto out;
+    rc = s_insert(st, id, to, record_type, state, locked, locked_len, digest, now_ms, d);
+out:
+    kt_envelope_free(signed_buf, signed_len);
+    free(locked); /* ciphertext: nothing to wipe */
+    return rc;
+}
+
+/* ---- sending ---- */
+
+void kt_outbox_item_clear(kt_outbox_item_t *it)
+{
+    if (it == NULL)
+        return;
+    kt_vault_free(it->signed_buf, it->signed_len);
+    memset(it, 0, sizeof(*it));
+}
+
+/* Copies the due row at q's cursor into it, unlocking its payload. */
+static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, kt_diag_t *d)
+{
+    const uint8_t *id = kt_stmt_column_blob(q, 0);
+    size_t idlen = kt_stmt_column_bytes(q, 0);
+    const char *partner = kt_stmt_column_text(q, 1);
+    const void *locked = kt_stmt_column_blob(q, 3);
+    size_t locked_len = kt_stmt_column_bytes(q, 3);
+    int rc;
+
+    memset(it, 0, sizeof(*it));
+    if (idlen != KT_ENVELOPE_ID_BYTES || partner == NULL || !kt_keys_valid_id(partner))
+        return kt_diag_set(d, KT_EIO, "outbox: corrupt row (id or partner)");
+    memcpy(it->id, id, KT_ENVELOPE_ID_BYTES);
+    memcpy(it->partner, partner, strlen(partner) + 1);
+    it->attempts = (int)kt_stmt_column_int64(q, 2);
+    rc = s_unlock(v, it->id, it->partner, locked, locked_len, &it->signed_buf, &it->signed_len, d);
+    if (rc != 0)
+        kt_outbox_item_clear(it);
+    return rc;
+}
+
+int kt_outbox_due(kt_store_t *st, const kt_vault_t *v, int64_t now_ms, const char *partner,
+                  kt_outbox_item_t *items, size_t max, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT id, partner, attempts, payload FROM outbox WHERE " S_PENDING
+                              " AND next_attempt <= ?1 AND (?2 IS NULL OR partner = ?2)"
+                              " ORDER BY created, rowid LIMIT ?3";
+    kt_stmt_t *q = NULL;
+    size_t i;
+    int rc;
+
+    *n = 0;
+    if (max == 0)
+        return 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) != 0 ||
+        (rc = partner ? kt_stmt_bind_text(q, 2, partner) : kt_stmt_bind_null(q, 2)) != 0 ||
+        (rc = kt_stmt_bind_int64(q, 3, max > INT64_MAX ? INT64_MAX : (int64_t)max)) != 0)
+        goto out;
+    while (*n < max && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        if ((rc = s_due_item(q, v, &items[*n], d)) != 0)
+            goto out;
+        (*n)++;
+    }
+    rc = rc < 0 ? rc : 0;
+out:
+    kt_stmt_finalize(&q);
+    if (rc != 0) {
+        for (i = 0; i < *n; i++)
+            kt_outbox_item_clear(&items[i]);
+        *n = 0;
+    }
+    return rc;
+}
+
+static int s_read_digest(kt_stmt_t *q, int col, uint8_t digest[32])
+{
+    const void *p = kt_stmt_column_blob(q, col);
+
+    if (p == NULL || kt_stmt_column_bytes(q, col) != 32)
+        return KT_EINVAL;
+    memcpy(digest, p, 32);
+    return 0;
+}
+
+/* Reads state and attempts of one row; KT_ENOENT if there is none. */
+static int s_row_state(kt_store_t *st, const uint8_t *id, const char *partner,
+                       kt_out_state_t *state, int *attempts, uint8_t digest[32], kt_diag_t *d)
+{
+    static const char sql[] = "SELECT state, attempts, digest FROM outbox WHERE id = ?1 AND "
+                              "partner = ?2";
+    kt_stmt_t *q = NULL;
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    int rc;
+
+    *state = KT_OUT_NSTATES;
+    *attempts = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) != 0 || (rc = kt_stmt_step(q, d)) < 0)
+        goto out;
+    s_hex(hex, id);
+    if (rc == KT_STORE_DONE) {
+        rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox for %s", hex, partner);
+        goto out;
+    }
+    rc = kt_outbox_state_parse(kt_stmt_column_text(q, 0), state);
+    *attempts = (int)kt_stmt_column_int64(q, 1);
+    if (rc == 0 && digest != NULL)
+        rc = s_read_digest(q, 2, digest);
+    if (rc != 0)
+        rc = kt_diag_set(d, KT_EIO, "outbox row %s to %s: corrupt state or digest", hex, partner);
+out:
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_outbox_mark_sent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
+                        int64_t now_ms, int64_t cap_ms, kt_diag_t *d)
+{
+    static const char sql[] = "UPDATE outbox SET state = 'sent', attempts = attempts + 1,"
+                              " next_attempt = ?3, updated = ?4 WHERE id = ?1 AND partner = ?2";
+    kt_out_state_t state;
+    kt_stmt_t *q = NULL;
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    int attempts, rc;
+
+    if ((rc = s_row_state(st, id, partner, &state, &attempts, NULL, d)) != 0)
+        return rc;
+    if (state != KT_OUT_QUEUED && state != KT_OUT_SENT) {
+        s_hex(hex, id);
+        return kt_diag_set(d, KT_EINVAL, "record %s to %s is %s, not waiting to be sent", hex,
+                           partner, kt_outbox_state_name(state));
+    }
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 3, now_ms + kt_outbox_backoff_ms(attempts, cap_ms))) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 4, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* ---- receipts ---- */
+
+static int s_finish(kt_store_t *st, const char *partner, const kt_receipt_t *r,
+                    const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms, kt_diag_t *d)
+{
+    static const char sql[] = "UPDATE outbox SET state = ?3, reason = ?4, receipt = ?5,"
+                              " next_attempt = NULL, updated = ?6 WHERE id = ?1 AND partner = ?2";
+    int delivered = r->status == KT_RECEIPT_ACCEPTED;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, r->ref, partner)) == 0 &&
+        (rc = kt_stmt_bind_text(q, 3, delivered ? "delivered" : "rejected")) == 0 &&
+        (rc = delivered ? kt_stmt_bind_null(q, 4) : kt_stmt_bind_text(q, 4, r->code)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 5, receipt_signed, receipt_len)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receipt_t *r,
+                            const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms,
+                            kt_diag_t *d)
+{
+    uint8_t digest[32];
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    kt_out_state_t state;
+    int attempts, rc;
+
+    s_hex(hex, r->ref);
+    if ((rc = s_row_state(st, r->ref, partner, &state, &attempts, digest, d)) != 0)
+        return rc;
+    if (memcmp(digest, r->digest, sizeof(digest)) != 0)
+        return kt_diag_set(d, KT_EAUTH,
+                           "receipt for record %s from %s names another digest "
+                           "than the record sent",
+                           hex, partner);
+    if (state == KT_OUT_HELD)
+        return kt_diag_set(d, KT_ENOENT, "record %s to %s is held and was never sent", hex,
+                           partner);
+    if (state == KT_OUT_DELIVERED || state == KT_OUT_REJECTED)
+        return 0; /* a repeated receipt: the first one decided */
+    /* Purges answer retractions (later work); "internal" means the receiver
+     * could not commit and the record must be sent again. */
+    if (r->status == KT_RECEIPT_PURGED ||
+        (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0))
+        return 0;
+    return s_finish(st, partner, r, receipt_signed, receipt_len, now_ms, d);
+}
+
+/* ---- schedule ---- */
+
+int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_t *d)
+{
+    static const char sql[] =
+        "UPDATE outbox SET next_attempt = ?2 WHERE partner = ?1 AND " S_PENDING
+        " AND next_attempt > ?2";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_text(q, 1, partner)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 2, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT MIN(next_attempt) FROM outbox WHERE " S_PENDING;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *when_ms = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW && !kt_stmt_column_is_null(q, 0)) {
+        *when_ms = kt_stmt_column_int64(q, 0);
+        rc = 0;
+    } else if (rc >= 0) {
+        rc = KT_ENOENT; /* no diag: nothing pending is the normal idle case */
+    }
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* ---- listing ---- */
+
+#define S_ROW_COLS                                                                                 \
+    "id, partner, record_type, state, attempts, next_attempt, created, updated, reason"
+
+static void s_copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strnlen(src, size - 1) : 0;
+
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
+static int s_read_row(kt_stmt_t *q, kt_outbox_row_t *row, kt_diag_t *d)
+{
+    const void *id = kt_stmt_column_blob(q, 0);
+
+    memset(row, 0, sizeof(*row));
+    if (id == NULL || kt_stmt_column_bytes(q, 0) != KT_ENVELOPE_ID_BYTES ||
+        kt_outbox_state_parse(kt_stmt_column_text(q, 3), &row->state) != 0)
+        return kt_diag_set(d, KT_EIO, "outbox: corrupt row (id or state)");
+    memcpy(row->id, id, KT_ENVELOPE_ID_BYTES);
+    s_copy_text(row->partner, sizeof(row->partner), kt_stmt_column_text(q, 1));
+    s_copy_text(row->record_type, sizeof(row->record_type), kt_stmt_column_text(q, 2));
+    row->attempts = (int)kt_stmt_column_int64(q, 4);
+    row->next_attempt_ms = kt_stmt_column_int64(q, 5); /* NULL reads as 0 */
+    row->created_ms = kt_stmt_column_int64(q, 6);
+    row->updated_ms = kt_stmt_column_int64(q, 7);
+    if (row->state == KT_OUT_REJECTED)
+        s_copy_text(row->reason, sizeof(row->reason), kt_stmt_column_text(q, 8));
+    if (row->state != KT_OUT_QUEUED && row->state != KT_OUT_SENT)
+        row->next_attempt_ms = 0;
+    return 0;
+}
+
+/* Collects every row q returns into a malloc'd array. */
+static int s_collect(kt_stmt_t *q, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d)
+{
+    kt_outbox_row_t *a = NULL, *t;
+    size_t cap = 0;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    while ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            if ((t = realloc(a, cap * sizeof(*a))) == NULL) {
+                rc = kt_diag_set(d, KT_ENOMEM, "out of memory listing the outbox");
+                break;
+            }
+            a = t;
+        }
+        if ((rc = s_read_row(q, &a[*n], d)) != 0)
+            break;
+        (*n)++;
+    }
+    if (rc < 0) {
+        free(a);
+        *n = 0;
+        return rc;
+    }
+    *rows = a;
+    return 0;
+}
+
+int kt_outbox_list(kt_store_t *st, int state, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE ?1 IS NULL OR state = ?1"
+                              " ORDER BY created DESC, rowid DESC";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (state >= KT_OUT_NSTATES)
+        return kt_diag_set(d, KT_EINVAL, "unknown outbox state");
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    rc = state < 0 ? kt_stmt_bind_null(q, 1)
+                   : kt_stmt_bind_text(q, 1, kt_outbox_state_name((kt_out_state_t)state));
+    if (rc == 0)
+        rc = s_collect(q, rows, n, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d)
+{
+    static const char sql[] = "SELECT state, count(*) FROM outbox GROUP BY state";
+    kt_out_state_t s;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    memset(counts, 0, KT_OUT_NSTATES * sizeof(counts[0]));
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    while ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW)
+        if (kt_outbox_state_parse(kt_stmt_column_text(q, 0), &s) == 0)
+            counts[s] = (size_t)kt_stmt_column_int64(q, 1);
+    kt_stmt_finalize(&q);
+    return rc < 0 ? rc : 0;
+}
+
+int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_outbox_row_t **rows,
+                  size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE id = ?1 ORDER BY partner";
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_blob(q, 1, id, KT_ENVELOPE_ID_BYTES)) == 0)
+        rc = s_collect(q, rows, n, d);
+    kt_stmt_finalize(&q);
+    if (rc == 0 && *n == 0) {
+        s_hex(hex, id);
+        rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox", hex);
+    }
+    return rc;
+}
+
+int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_ENVELOPE_ID_BYTES],
+                     const char *partner, uint8_t **out, size_t *outlen, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT payload FROM outbox WHERE id = ?1 AND partner = ?2";
+    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    kt_stmt_t *q = NULL;
+    const void *locked;
+    int rc;
+
+    *out = NULL;
+    *outlen = 0;
+    if ((rc = s_check_partner(partner, d)) != 0)
+        return rc;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) != 0 || (rc = kt_stmt_step(q, d)) < 0)
+        goto out;
+    if (rc == KT_STORE_DONE || kt_stmt_column_is_null(q, 0)) {
+        s_hex(hex, id);
+        rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox for %s", hex, partner);
+        goto out;
+    }
+    locked = kt_stmt_column_blob(q, 0);
+    rc = s_unlock(v, id, partner, locked, kt_stmt_column_bytes(q, 0), out, outlen, d);
+out:
+    kt_stmt_finalize(&q);
+    return rc;
+}
