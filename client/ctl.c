@@ -3,7 +3,7 @@
  * is, one request out, one reply in within a bounded time, and the sentence a
  * user sees when that fails or ketend says no.
  *
- * Owns the client half of docs/control.md. Must never print request
+ * Owns the client half of docs/protocol.md §10. Must never print request
  * arguments (records hold personal data) or wait without a deadline. Error
  * texts come from ketend's reply or name the socket path, never input values.
  */

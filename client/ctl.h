@@ -1,5 +1,5 @@
 /*
- * ctl.h - ketenctl's side of the control socket (docs/control.md).
+ * ctl.h - ketenctl's side of the control socket (docs/protocol.md §10).
  *
  * The socket path is, in order: -s/--socket PATH, $KETEN_CONTROL, then
  * KT_CONTROL_DEFAULT_PATH (/run/keten/ketend.sock). A reply is awaited for at

@@ -252,8 +252,12 @@ static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer 
         kt_log_warnx("record %s from %s not stored: %s", hex, p->id, d.msg);
         goto out;
     }
-    kt_log_info("record %s from %s: %s%s (%s)", hex, p->id, kt_receipt_status_name(res.r.status),
-                res.duplicate ? " again" : "", res.r.code);
+    if (res.r.status == KT_RECEIPT_REJECTED && !res.duplicate)
+        kt_log_warnx("record %s from %s: rejected (%s): %s", hex, p->id, res.r.code, d.msg);
+    else
+        kt_log_info("record %s from %s: %s%s (%s)", hex, p->id,
+                    kt_receipt_status_name(res.r.status), res.duplicate ? " again" : "",
+                    res.r.code);
     s_seal_reply(it, p, res.receipt, res.receipt_len);
 out:
     kt_inbox_result_clear(&res);

@@ -26,7 +26,7 @@
 #include "keten/transport.h"
 
 /* Limits, set explicitly on every socket because libzmq's defaults are
- * unbounded (see docs/transport.md). */
+ * unbounded (see docs/protocol.md §6). */
 /* A CURVE handshake takes about a millisecond; 10 s allows a busy poll loop
  * (ZAP answers wait for it) yet drops silent half-open peers. */
 #define KT_TRANSPORT_HANDSHAKE_MS 10000

@@ -1,5 +1,5 @@
 /*
- * control.h - ketend's local control socket (docs/control.md).
+ * control.h - ketend's local control socket (docs/protocol.md §10).
  *
  * A Unix stream socket, mode 0660, one JSON object per line each way. Every
  * request is {"v": 1, "cmd": "NAME", ...args}; every reply is

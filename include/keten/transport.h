@@ -1,6 +1,6 @@
 /*
  * transport.h - ZeroMQ sockets, CurveZMQ, ZAP partner authentication, frame
- * layout and limits (docs/transport.md).
+ * layout and limits (docs/protocol.md §6).
  *
  * A node binds one ROUTER as CURVE server and keeps one DEALER per partner as
  * CURVE client. Every message is exactly three frames
