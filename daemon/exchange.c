@@ -241,9 +241,10 @@ static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer 
         return 0;
     }
     kt_envelope_id_hex(hex, pl.id);
-    if (pl.kind != KT_KIND_RECORD) {
-        kt_log_warnx("record %s from %s rejected (malformed): envelope of kind %s in a record frame",
-                     hex, p->id, kt_kind_name(pl.kind));
+    if (pl.kind != it->msg.kind) {
+        kt_log_warnx("%s %s from %s rejected (malformed): envelope of kind %s in a %s frame",
+                     kt_kind_name(it->msg.kind), hex, p->id, kt_kind_name(pl.kind),
+                     kt_kind_name(it->msg.kind));
         s_reject(x, it, p, pl.id, KT_RCODE_MALFORMED);
         rc = 0;
         goto out;
@@ -255,7 +256,7 @@ static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer 
     if (res.r.status == KT_RECEIPT_REJECTED && !res.duplicate)
         kt_log_warnx("record %s from %s: rejected (%s): %s", hex, p->id, res.r.code, d.msg);
     else
-        kt_log_info("record %s from %s: %s%s (%s)", hex, p->id,
+        kt_log_info("%s %s from %s: %s%s (%s)", kt_kind_name(pl.kind), hex, p->id,
                     kt_receipt_status_name(res.r.status), res.duplicate ? " again" : "",
                     res.r.code);
     s_seal_reply(it, p, res.receipt, res.receipt_len);
@@ -319,7 +320,7 @@ static int s_on_message(kt_exchange_t *x, struct s_item *it)
             s_reject(x, it, p, NULL, KT_RCODE_MALFORMED);
         return 0;
     }
-    if (m->kind == KT_KIND_RECORD && on_router)
+    if ((m->kind == KT_KIND_RECORD || m->kind == KT_KIND_RETRACT) && on_router)
         return s_on_record(x, it, p);
     if (m->kind == KT_KIND_RECEIPT && !on_router)
         return s_on_receipt(x, it, p);
@@ -396,7 +397,7 @@ static int s_send_partner(kt_exchange_t *x, const struct s_peer *p, int64_t now,
 
         if (kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len, p->peer,
                              &d) == 0 &&
-            kt_transport_send(x->t, p->id, KT_KIND_RECORD, env, env_len) == 0)
+            kt_transport_send(x->t, p->id, items[i].kind, env, env_len) == 0)
             (*sent)++;
         kt_envelope_free(env, env_len);
         if ((rc = kt_outbox_mark_sent(x->st, items[i].id, p->id, now, cap, &d)) != 0)

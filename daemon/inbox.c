@@ -22,18 +22,6 @@
 #define S_AD_MAX (sizeof(S_AD_PREFIX) - 1 + KT_NODE_ID_MAX + KT_ENVELOPE_ID_BYTES)
 #define S_MAX_AGE_LIMIT_S (100LL * 366 * 86400) /* beyond this, arithmetic saturates */
 
-static void s_hex(char out[2 * KT_ENVELOPE_ID_BYTES + 1], const uint8_t *id)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < KT_ENVELOPE_ID_BYTES; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[2 * i] = '\0'; /* i == KT_ENVELOPE_ID_BYTES */
-}
-
 /* "inbox" || sender || id: a locked payload only opens in its own row. */
 static size_t s_ad(uint8_t out[S_AD_MAX], const char *sender, const uint8_t *id)
 {
@@ -119,7 +107,7 @@ static int s_seen(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *id
                   kt_inbox_result_t *res, kt_diag_t *d)
 {
     static const char sql[] = "SELECT receipt FROM seen_ids WHERE sender = ?1 AND id = ?2";
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     const void *p;
     size_t n;
@@ -139,7 +127,7 @@ static int s_seen(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *id
     res->receipt_len = n;
     res->duplicate = 1;
     if (s_open_own(c->keys, res->receipt, n, &res->r, d) != 0) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         rc = kt_diag_set(d, KT_EIO, "stored receipt for record %s from %s does not verify", hex,
                          sender);
         goto out;
@@ -258,6 +246,62 @@ out:
     return rc;
 }
 
+/* ---- retractions ---- */
+
+static int s_exec_key(kt_store_t *st, const char *sql, const char *sender, const uint8_t *id,
+                      kt_diag_t *d)
+{
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, sender, id)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* The record `ref` from sender is deleted; a tombstone in seen_ids makes a
+ * copy that arrives later (a retry overtaken by its retraction) answered as
+ * purged, never stored. */
+static int s_retract(const kt_inbox_ctx_t *c, const char *sender, const kt_payload_t *p,
+                     int64_t now_ms, kt_receipt_t *r, kt_diag_t *d)
+{
+    static const char del[] = "DELETE FROM inbox WHERE sender = ?1 AND id = ?2";
+    static const char seen[] = "SELECT 1 FROM seen_ids WHERE sender = ?1 AND id = ?2";
+    uint8_t ref[KT_RECEIPT_REF_BYTES], *tomb = NULL;
+    size_t tomb_len = 0;
+    kt_receipt_t t;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if (kt_retract_decode(ref, p->body, p->body_len, d) != 0) {
+        s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
+        return 0;
+    }
+    if ((rc = s_exec_key(c->st, del, sender, ref, d)) != 0)
+        return rc;
+    if ((rc = kt_store_prepare(c->st, &q, seen, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, sender, ref)) == 0)
+        rc = kt_stmt_step(q, d);
+    kt_stmt_finalize(&q);
+    if (rc == KT_STORE_DONE) { /* never seen: leave the tombstone */
+        memset(&t, 0, sizeof(t));
+        memcpy(t.ref, ref, sizeof(t.ref));
+        s_verdict(&t, KT_RECEIPT_PURGED, KT_RCODE_OK);
+        rc = s_sign_receipt(c->keys, sender, &t, now_ms, &tomb, &tomb_len, d);
+        if (rc == 0)
+            rc = s_remember(c->st, sender, ref, now_ms + s_max_age_s(c) * 1000, tomb, tomb_len, d);
+        kt_envelope_free(tomb, tomb_len);
+    }
+    if (rc < 0)
+        return rc;
+    s_verdict(r, KT_RECEIPT_PURGED, KT_RCODE_OK);
+    return 0;
+}
+
 /* Sets r's verdict; stores the record if it is accepted. < 0: the store failed. */
 static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *signed_buf,
                     size_t signed_len, const kt_payload_t *p, int64_t now_ms, kt_receipt_t *r,
@@ -269,6 +313,8 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
 
     if (s_out_of_time(p->created, s_max_age_s(c), now_ms)) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_EXPIRED);
+    } else if (p->kind == KT_KIND_RETRACT) {
+        rc = s_retract(c, sender, p, now_ms, r, d);
     } else if (p->kind != KT_KIND_RECORD || p->body == NULL ||
                kt_record_decode(&rec, p->body, p->body_len, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
@@ -442,7 +488,7 @@ int kt_inbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_inbo
                  size_t *n, kt_diag_t *d)
 {
     static const char sql[] = "SELECT " S_ROW_COLS " FROM inbox WHERE id = ?1 ORDER BY sender";
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     int rc;
 
@@ -454,7 +500,7 @@ int kt_inbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_inbo
         rc = s_collect(q, rows, n, d);
     kt_stmt_finalize(&q);
     if (rc == 0 && *n == 0) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         rc = kt_diag_set(d, KT_ENOENT, "no record %s in the inbox", hex);
     }
     return rc;
@@ -465,7 +511,7 @@ int kt_inbox_signed(kt_store_t *st, const kt_vault_t *v, const char *sender,
                     kt_diag_t *d)
 {
     static const char sql[] = "SELECT payload FROM inbox WHERE sender = ?1 AND id = ?2";
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     uint8_t ad[S_AD_MAX];
     kt_stmt_t *q = NULL;
     const void *locked;
@@ -473,7 +519,7 @@ int kt_inbox_signed(kt_store_t *st, const kt_vault_t *v, const char *sender,
 
     *out = NULL;
     *outlen = 0;
-    s_hex(hex, id);
+    kt_envelope_id_hex(hex, id);
     if (sender == NULL || !kt_keys_valid_id(sender))
         return kt_diag_set(d, KT_EINVAL, "sender must be a node id");
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)

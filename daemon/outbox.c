@@ -19,9 +19,14 @@
 #define S_AD_PREFIX "outbox"
 #define S_AD_MAX (sizeof(S_AD_PREFIX) - 1 + KT_ENVELOPE_ID_BYTES + KT_NODE_ID_MAX)
 #define S_PENDING "state IN ('queued', 'sent')"
+#define S_ROW_COLS                                                                                 \
+    "id, partner, record_type, state, attempts, next_attempt, created, updated, reason,"           \
+    " consent_id"
 
-static const char *const s_states[KT_OUT_NSTATES] = {"held", "queued", "sent", "delivered",
-                                                     "rejected"};
+static int s_collect(kt_stmt_t *q, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d);
+
+static const char *const s_states[KT_OUT_NSTATES] = {
+    "held", "queued", "sent", "delivered", "rejected", "retracted", "purged"};
 
 const char *kt_outbox_state_name(kt_out_state_t s)
 {
@@ -60,18 +65,6 @@ int64_t kt_outbox_backoff_ms(int attempts, int64_t cap_ms)
     return bound - (int64_t)kt_vault_random((uint32_t)half + 1);
 }
 
-static void s_hex(char out[2 * KT_ENVELOPE_ID_BYTES + 1], const uint8_t *id)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < KT_ENVELOPE_ID_BYTES; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[2 * i] = '\0'; /* i == KT_ENVELOPE_ID_BYTES */
-}
-
 /* "outbox" || id || partner: a locked payload only opens in its own row. */
 static size_t s_ad(uint8_t out[S_AD_MAX], const uint8_t *id, const char *partner)
 {
@@ -87,12 +80,12 @@ static int s_unlock(const kt_vault_t *v, const uint8_t *id, const char *partner,
                     size_t len, uint8_t **out, size_t *outlen, kt_diag_t *d)
 {
     uint8_t ad[S_AD_MAX];
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     int rc;
 
     rc = kt_vault_unlock(out, outlen, locked, len, ad, s_ad(ad, id, partner), v, d);
     if (rc != 0) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         kt_diag_prefix(d, "outbox row %s to %s", hex, partner);
     }
     return rc;
@@ -124,34 +117,67 @@ static int s_run(kt_stmt_t *q, kt_diag_t *d)
 
 /* ---- adding ---- */
 
-static int s_insert(kt_store_t *st, const uint8_t *id, const char *to, const char *record_type,
-                    kt_out_state_t state, const uint8_t *locked, size_t locked_len,
-                    const uint8_t digest[32], int64_t now_ms, kt_diag_t *d)
+/* One new row. kind is "record" or "retract"; ref is the retracted record. */
+struct s_row {
+    const uint8_t *id;
+    const char *partner, *kind, *record_type;
+    const uint8_t *ref;
+    kt_out_state_t state;
+    const uint8_t *locked;
+    size_t locked_len;
+    const uint8_t *digest;
+};
+
+static int s_insert(kt_store_t *st, const struct s_row *w, int64_t now_ms, kt_diag_t *d)
 {
     static const char sql[] =
-        "INSERT INTO outbox (id, partner, kind, record_type, state, attempts, next_attempt,"
-        " payload, digest, created, updated) VALUES (?1, ?2, 'record', ?3, ?4, 0, ?5, ?6, ?7,"
-        " ?8, ?8)";
+        "INSERT INTO outbox (id, partner, kind, ref, record_type, state, attempts, next_attempt,"
+        " payload, digest, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9,"
+        " ?10, ?10)";
     kt_stmt_t *q = NULL;
     int rc;
 
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
-    if ((rc = s_bind_key(q, id, to)) == 0 && (rc = kt_stmt_bind_text(q, 3, record_type)) == 0 &&
-        (rc = kt_stmt_bind_text(q, 4, kt_outbox_state_name(state))) == 0 &&
-        (rc = state == KT_OUT_QUEUED ? kt_stmt_bind_int64(q, 5, now_ms)
-                                     : kt_stmt_bind_null(q, 5)) == 0 &&
-        (rc = kt_stmt_bind_blob(q, 6, locked, locked_len)) == 0 &&
-        (rc = kt_stmt_bind_blob(q, 7, digest, 32)) == 0 &&
-        (rc = kt_stmt_bind_int64(q, 8, now_ms)) == 0)
+    if ((rc = s_bind_key(q, w->id, w->partner)) == 0 &&
+        (rc = kt_stmt_bind_text(q, 3, w->kind)) == 0 &&
+        (rc = w->ref ? kt_stmt_bind_blob(q, 4, w->ref, KT_ENVELOPE_ID_BYTES)
+                     : kt_stmt_bind_null(q, 4)) == 0 &&
+        (rc = kt_stmt_bind_text(q, 5, w->record_type)) == 0 &&
+        (rc = kt_stmt_bind_text(q, 6, kt_outbox_state_name(w->state))) == 0 &&
+        (rc = w->state == KT_OUT_QUEUED ? kt_stmt_bind_int64(q, 7, now_ms)
+                                        : kt_stmt_bind_null(q, 7)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 8, w->locked, w->locked_len)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 9, w->digest, 32)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 10, now_ms)) == 0)
         rc = s_run(q, d);
     kt_stmt_finalize(&q);
     if (rc == KT_EEXIST) {
-        char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+        char hex[KT_ENVELOPE_ID_HEX];
 
-        s_hex(hex, id);
-        kt_diag_set(d, rc, "record %s is already in the outbox for %s", hex, to);
+        kt_envelope_id_hex(hex, w->id);
+        kt_diag_set(d, rc, "record %s is already in the outbox for %s", hex, w->partner);
     }
+    return rc;
+}
+
+/* Signs a message of `kind` for `to`, and locks it for the row (id, to). */
+static int s_sign_lock(const kt_keys_t *keys, const kt_vault_t *v, kt_kind_t kind,
+                       const uint8_t *id, const char *to, const uint8_t *body, size_t body_len,
+                       int64_t now_ms, uint8_t **locked, size_t *locked_len, uint8_t digest[32],
+                       kt_diag_t *d)
+{
+    uint8_t *signed_buf = NULL, ad[S_AD_MAX];
+    size_t signed_len = 0;
+    int rc;
+
+    rc = kt_envelope_sign(&signed_buf, &signed_len, kind, id, (uint64_t)(now_ms / 1000), to, body,
+                          body_len, keys, d);
+    if (rc != 0)
+        return rc;
+    kt_vault_digest(digest, signed_buf, signed_len);
+    rc = kt_vault_lock(locked, locked_len, signed_buf, signed_len, ad, s_ad(ad, id, to), v, d);
+    kt_envelope_free(signed_buf, signed_len);
     return rc;
 }
 
@@ -160,8 +186,9 @@ int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                   const uint8_t *record, size_t record_len, kt_out_state_t state, int64_t now_ms,
                   kt_diag_t *d)
 {
-    uint8_t *signed_buf = NULL, *locked = NULL, digest[32], ad[S_AD_MAX];
-    size_t signed_len = 0, locked_len = 0;
+    uint8_t *locked = NULL, digest[32];
+    size_t locked_len = 0;
+    struct s_row w;
     int rc;
 
     if (state != KT_OUT_QUEUED && state != KT_OUT_HELD)
@@ -172,17 +199,12 @@ int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
         return kt_diag_set(d, KT_EINVAL, "time before 1970");
     if ((rc = s_check_partner(to, d)) != 0)
         return rc;
-    rc = kt_envelope_sign(&signed_buf, &signed_len, KT_KIND_RECORD, id, (uint64_t)(now_ms / 1000),
-                          to, record, record_len, keys, d);
-    if (rc != 0)
-        goto out;
-    kt_vault_digest(digest, signed_buf, signed_len);
-    rc = kt_vault_lock(&locked, &locked_len, signed_buf, signed_len, ad, s_ad(ad, id, to), v, d);
-    if (rc != 0)
-        goto out;
-    rc = s_insert(st, id, to, record_type, state, locked, locked_len, digest, now_ms, d);
-out:
-    kt_envelope_free(signed_buf, signed_len);
+    rc = s_sign_lock(keys, v, KT_KIND_RECORD, id, to, record, record_len, now_ms, &locked,
+                     &locked_len, digest, d);
+    if (rc == 0) {
+        w = (struct s_row){id, to, "record", record_type, NULL, state, locked, locked_len, digest};
+        rc = s_insert(st, &w, now_ms, d);
+    }
     free(locked); /* ciphertext: nothing to wipe */
     return rc;
 }
@@ -213,6 +235,9 @@ static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, k
     memcpy(it->id, id, KT_ENVELOPE_ID_BYTES);
     memcpy(it->partner, partner, strlen(partner) + 1);
     it->attempts = (int)kt_stmt_column_int64(q, 2);
+    it->kind = strcmp(kt_stmt_column_text(q, 4) ? kt_stmt_column_text(q, 4) : "", "retract") == 0
+                   ? KT_KIND_RETRACT
+                   : KT_KIND_RECORD;
     rc = s_unlock(v, it->id, it->partner, locked, locked_len, &it->signed_buf, &it->signed_len, d);
     if (rc != 0)
         kt_outbox_item_clear(it);
@@ -222,7 +247,8 @@ static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, k
 int kt_outbox_due(kt_store_t *st, const kt_vault_t *v, int64_t now_ms, const char *partner,
                   kt_outbox_item_t *items, size_t max, size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT id, partner, attempts, payload FROM outbox WHERE " S_PENDING
+    static const char sql[] = "SELECT id, partner, attempts, payload, kind FROM outbox WHERE "
+                              S_PENDING
                               " AND next_attempt <= ?1 AND (?2 IS NULL OR partner = ?2)"
                               " ORDER BY created, rowid LIMIT ?3";
     kt_stmt_t *q = NULL;
@@ -271,7 +297,7 @@ static int s_row_state(kt_store_t *st, const uint8_t *id, const char *partner,
     static const char sql[] = "SELECT state, attempts, digest FROM outbox WHERE id = ?1 AND "
                               "partner = ?2";
     kt_stmt_t *q = NULL;
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     int rc;
 
     *state = KT_OUT_NSTATES;
@@ -280,7 +306,7 @@ static int s_row_state(kt_store_t *st, const uint8_t *id, const char *partner,
         return rc;
     if ((rc = s_bind_key(q, id, partner)) != 0 || (rc = kt_stmt_step(q, d)) < 0)
         goto out;
-    s_hex(hex, id);
+    kt_envelope_id_hex(hex, id);
     if (rc == KT_STORE_DONE) {
         rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox for %s", hex, partner);
         goto out;
@@ -303,13 +329,13 @@ int kt_outbox_mark_sent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], 
                               " next_attempt = ?3, updated = ?4 WHERE id = ?1 AND partner = ?2";
     kt_out_state_t state;
     kt_stmt_t *q = NULL;
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     int attempts, rc;
 
     if ((rc = s_row_state(st, id, partner, &state, &attempts, NULL, d)) != 0)
         return rc;
     if (state != KT_OUT_QUEUED && state != KT_OUT_SENT) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         return kt_diag_set(d, KT_EINVAL, "record %s to %s is %s, not waiting to be sent", hex,
                            partner, kt_outbox_state_name(state));
     }
@@ -325,25 +351,70 @@ int kt_outbox_mark_sent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], 
 
 /* ---- receipts ---- */
 
-static int s_finish(kt_store_t *st, const char *partner, const kt_receipt_t *r,
-                    const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms, kt_diag_t *d)
+/* Sets a row's final state with its receipt; a purged row loses its payload. */
+static int s_finish(kt_store_t *st, const uint8_t *id, const char *partner, const char *state,
+                    const char *reason, const uint8_t *receipt, size_t receipt_len, int64_t now_ms,
+                    kt_diag_t *d)
 {
-    static const char sql[] = "UPDATE outbox SET state = ?3, reason = ?4, receipt = ?5,"
-                              " next_attempt = NULL, updated = ?6 WHERE id = ?1 AND partner = ?2";
-    int delivered = r->status == KT_RECEIPT_ACCEPTED;
+    static const char sql[] =
+        "UPDATE outbox SET state = ?3, reason = ?4, receipt = coalesce(?5, receipt),"
+        " next_attempt = NULL, updated = ?6,"
+        " payload = CASE WHEN ?3 = 'purged' THEN NULL ELSE payload END"
+        " WHERE id = ?1 AND partner = ?2";
     kt_stmt_t *q = NULL;
     int rc;
 
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
-    if ((rc = s_bind_key(q, r->ref, partner)) == 0 &&
-        (rc = kt_stmt_bind_text(q, 3, delivered ? "delivered" : "rejected")) == 0 &&
-        (rc = delivered ? kt_stmt_bind_null(q, 4) : kt_stmt_bind_text(q, 4, r->code)) == 0 &&
-        (rc = kt_stmt_bind_blob(q, 5, receipt_signed, receipt_len)) == 0 &&
+    if ((rc = s_bind_key(q, id, partner)) == 0 && (rc = kt_stmt_bind_text(q, 3, state)) == 0 &&
+        (rc = reason ? kt_stmt_bind_text(q, 4, reason) : kt_stmt_bind_null(q, 4)) == 0 &&
+        (rc = receipt ? kt_stmt_bind_blob(q, 5, receipt, receipt_len) : kt_stmt_bind_null(q, 5)) ==
+            0 &&
         (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0)
         rc = s_run(q, d);
     kt_stmt_finalize(&q);
     return rc;
+}
+
+/* The record a retraction row refers to; KT_ENOENT if the row is a record. */
+static int s_retract_ref(kt_store_t *st, const uint8_t *id, const char *partner,
+                         uint8_t ref[KT_ENVELOPE_ID_BYTES], kt_diag_t *d)
+{
+    static const char sql[] = "SELECT ref FROM outbox WHERE id = ?1 AND partner = ?2"
+                              " AND kind = 'retract'";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        if (kt_stmt_column_bytes(q, 0) == KT_ENVELOPE_ID_BYTES) {
+            memcpy(ref, kt_stmt_column_blob(q, 0), KT_ENVELOPE_ID_BYTES);
+            rc = 0;
+        } else {
+            rc = kt_diag_set(d, KT_EIO, "outbox: retraction without a record");
+        }
+    } else if (rc >= 0) {
+        rc = KT_ENOENT;
+    }
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* A purged receipt for a retraction: it is done, and so is its record. */
+static int s_purged(kt_store_t *st, const char *partner, const kt_receipt_t *r,
+                    const uint8_t *receipt, size_t len, int64_t now_ms, kt_diag_t *d)
+{
+    uint8_t ref[KT_ENVELOPE_ID_BYTES];
+    int rc = s_retract_ref(st, r->ref, partner, ref, d);
+
+    if (rc == KT_ENOENT) /* a record the receiver had purged already */
+        return s_finish(st, r->ref, partner, "purged", NULL, receipt, len, now_ms, d);
+    if (rc != 0)
+        return rc;
+    if ((rc = s_finish(st, r->ref, partner, "delivered", NULL, receipt, len, now_ms, d)) != 0)
+        return rc;
+    return s_finish(st, ref, partner, "purged", NULL, NULL, 0, now_ms, d);
 }
 
 int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receipt_t *r,
@@ -351,11 +422,11 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receip
                             kt_diag_t *d)
 {
     uint8_t digest[32];
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_out_state_t state;
     int attempts, rc;
 
-    s_hex(hex, r->ref);
+    kt_envelope_id_hex(hex, r->ref);
     if ((rc = s_row_state(st, r->ref, partner, &state, &attempts, digest, d)) != 0)
         return rc;
     if (memcmp(digest, r->digest, sizeof(digest)) != 0)
@@ -366,14 +437,169 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receip
     if (state == KT_OUT_HELD)
         return kt_diag_set(d, KT_ENOENT, "record %s to %s is held and was never sent", hex,
                            partner);
-    if (state == KT_OUT_DELIVERED || state == KT_OUT_REJECTED)
+    if (state != KT_OUT_QUEUED && state != KT_OUT_SENT)
         return 0; /* a repeated receipt: the first one decided */
-    /* Purges answer retractions (later work); "internal" means the receiver
-     * could not commit and the record must be sent again. */
-    if (r->status == KT_RECEIPT_PURGED ||
-        (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0))
+    if (r->status == KT_RECEIPT_PURGED)
+        return s_purged(st, partner, r, receipt_signed, receipt_len, now_ms, d);
+    /* "internal": the receiver could not commit; the record goes again. */
+    if (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0)
         return 0;
-    return s_finish(st, partner, r, receipt_signed, receipt_len, now_ms, d);
+    if (r->status == KT_RECEIPT_ACCEPTED)
+        return s_finish(st, r->ref, partner, "delivered", NULL, receipt_signed, receipt_len,
+                        now_ms, d);
+    return s_finish(st, r->ref, partner, "rejected", r->code, receipt_signed, receipt_len, now_ms,
+                    d);
+}
+
+/* ---- consent: release and retraction ---- */
+
+int kt_outbox_set_consent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES],
+                          const char *partner, const uint8_t consent_id[KT_ENVELOPE_ID_BYTES],
+                          kt_diag_t *d)
+{
+    static const char sql[] = "UPDATE outbox SET consent_id = ?3 WHERE id = ?1 AND partner = ?2";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 3, consent_id, KT_ENVELOPE_ID_BYTES)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* Replaces a row's signed payload (and digest) and queues it under consent_id. */
+static int s_requeue(kt_store_t *st, const uint8_t *id, const char *partner,
+                     const uint8_t *locked, size_t locked_len, const uint8_t digest[32],
+                     const uint8_t *consent_id, int64_t now_ms, kt_diag_t *d)
+{
+    static const char sql[] =
+        "UPDATE outbox SET state = 'queued', payload = ?3, digest = ?4, consent_id = ?5,"
+        " next_attempt = ?6, updated = ?6 WHERE id = ?1 AND partner = ?2 AND state = 'held'";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 3, locked, locked_len)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 4, digest, 32)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 5, consent_id, KT_ENVELOPE_ID_BYTES)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                      const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
+                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
+                      kt_diag_t *d)
+{
+    uint8_t *old = NULL, *locked = NULL, digest[32];
+    size_t old_len = 0, locked_len = 0;
+    char hex[KT_ENVELOPE_ID_HEX];
+    kt_out_state_t state;
+    kt_payload_t pl;
+    int attempts, rc;
+
+    if ((rc = s_row_state(st, id, partner, &state, &attempts, NULL, d)) != 0)
+        return rc;
+    if (state != KT_OUT_HELD) {
+        kt_envelope_id_hex(hex, id);
+        return kt_diag_set(d, KT_EINVAL, "record %s to %s is %s, not held", hex, partner,
+                           kt_outbox_state_name(state));
+    }
+    if ((rc = kt_outbox_signed(st, v, id, partner, &old, &old_len, d)) != 0)
+        goto out;
+    if ((rc = kt_envelope_verify(&pl, old, old_len, kt_keys_public(keys), d)) != 0)
+        goto out;
+    rc = s_sign_lock(keys, v, KT_KIND_RECORD, id, partner, pl.body, pl.body_len, now_ms, &locked,
+                     &locked_len, digest, d);
+    if (rc == 0)
+        rc = s_requeue(st, id, partner, locked, locked_len, digest, consent_id, now_ms, d);
+out:
+    kt_vault_free(old, old_len);
+    free(locked);
+    return rc;
+}
+
+/* Runs sql with ?1 = consent_id and ?2 = now_ms. */
+static int s_exec_consent(kt_store_t *st, const char *sql, const uint8_t *consent_id,
+                          int64_t now_ms, kt_diag_t *d)
+{
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_blob(q, 1, consent_id, KT_ENVELOPE_ID_BYTES)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 2, now_ms)) == 0)
+        rc = s_run(q, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* Queues a retraction of record `ref` for `partner`. */
+static int s_add_retraction(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                            const uint8_t *ref, const char *partner, const char *record_type,
+                            int64_t now_ms, kt_diag_t *d)
+{
+    uint8_t id[KT_ENVELOPE_ID_BYTES], body[KT_RETRACT_BYTES], *locked = NULL, digest[32];
+    size_t locked_len = 0;
+    struct s_row w;
+    int rc;
+
+    kt_envelope_new_id(id);
+    kt_retract_encode(body, ref);
+    rc = s_sign_lock(keys, v, KT_KIND_RETRACT, id, partner, body, sizeof(body), now_ms, &locked,
+                     &locked_len, digest, d);
+    if (rc == 0) {
+        w = (struct s_row){id,  partner, "retract", record_type, ref, KT_OUT_QUEUED,
+                           locked, locked_len, digest};
+        rc = s_insert(st, &w, now_ms, d);
+    }
+    free(locked);
+    return rc;
+}
+
+int kt_outbox_retract_consent(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                              const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
+                              size_t *n, kt_diag_t *d)
+{
+    static const char sel[] = "SELECT " S_ROW_COLS " FROM outbox WHERE"
+                              " consent_id = ?1 AND kind = 'record' AND state IN"
+                              " ('queued', 'sent', 'delivered')";
+    static const char never_left[] =
+        "UPDATE outbox SET state = 'purged', payload = NULL, next_attempt = NULL, updated = ?2"
+        " WHERE consent_id = ?1 AND kind = 'record' AND state = 'queued'";
+    static const char retracted[] =
+        "UPDATE outbox SET state = 'retracted', next_attempt = NULL, updated = ?2"
+        " WHERE consent_id = ?1 AND kind = 'record' AND state IN ('sent', 'delivered')";
+    kt_outbox_row_t *rows = NULL;
+    size_t nrows = 0, i;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sel, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_blob(q, 1, consent_id, KT_ENVELOPE_ID_BYTES)) == 0)
+        rc = s_collect(q, &rows, &nrows, d);
+    kt_stmt_finalize(&q);
+    for (i = 0; rc == 0 && i < nrows; i++)
+        if (rows[i].state != KT_OUT_QUEUED &&
+            (rc = s_add_retraction(st, keys, v, rows[i].id, rows[i].partner, rows[i].record_type,
+                                   now_ms, d)) == 0)
+            (*n)++;
+    free(rows);
+    if (rc == 0)
+        rc = s_exec_consent(st, never_left, consent_id, now_ms, d);
+    if (rc == 0)
+        rc = s_exec_consent(st, retracted, consent_id, now_ms, d);
+    return rc;
 }
 
 /* ---- schedule ---- */
@@ -416,8 +642,6 @@ int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d)
 
 /* ---- listing ---- */
 
-#define S_ROW_COLS                                                                                 \
-    "id, partner, record_type, state, attempts, next_attempt, created, updated, reason"
 
 static void s_copy_text(char *dst, size_t size, const char *src)
 {
@@ -444,6 +668,10 @@ static int s_read_row(kt_stmt_t *q, kt_outbox_row_t *row, kt_diag_t *d)
     row->updated_ms = kt_stmt_column_int64(q, 7);
     if (row->state == KT_OUT_REJECTED)
         s_copy_text(row->reason, sizeof(row->reason), kt_stmt_column_text(q, 8));
+    if (kt_stmt_column_bytes(q, 9) == KT_ENVELOPE_ID_BYTES) {
+        row->has_consent = 1;
+        memcpy(row->consent_id, kt_stmt_column_blob(q, 9), KT_ENVELOPE_ID_BYTES);
+    }
     if (row->state != KT_OUT_QUEUED && row->state != KT_OUT_SENT)
         row->next_attempt_ms = 0;
     return 0;
@@ -482,8 +710,8 @@ static int s_collect(kt_stmt_t *q, kt_outbox_row_t **rows, size_t *n, kt_diag_t 
 
 int kt_outbox_list(kt_store_t *st, int state, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE ?1 IS NULL OR state = ?1"
-                              " ORDER BY created DESC, rowid DESC";
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE kind = 'record' AND"
+                              " (?1 IS NULL OR state = ?1) ORDER BY created DESC, rowid DESC";
     kt_stmt_t *q = NULL;
     int rc;
 
@@ -501,9 +729,26 @@ int kt_outbox_list(kt_store_t *st, int state, kt_outbox_row_t **rows, size_t *n,
     return rc;
 }
 
+int kt_outbox_held(kt_store_t *st, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE kind = 'record' AND"
+                              " state = 'held' ORDER BY created, rowid";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    rc = s_collect(q, rows, n, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
 int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d)
 {
-    static const char sql[] = "SELECT state, count(*) FROM outbox GROUP BY state";
+    static const char sql[] =
+        "SELECT state, count(*) FROM outbox WHERE kind = 'record' GROUP BY state";
     kt_out_state_t s;
     kt_stmt_t *q = NULL;
     int rc;
@@ -521,8 +766,9 @@ int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d
 int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_outbox_row_t **rows,
                   size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE id = ?1 ORDER BY partner";
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE id = ?1 AND"
+                              " kind = 'record' ORDER BY partner";
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     int rc;
 
@@ -534,7 +780,7 @@ int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_out
         rc = s_collect(q, rows, n, d);
     kt_stmt_finalize(&q);
     if (rc == 0 && *n == 0) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox", hex);
     }
     return rc;
@@ -544,7 +790,7 @@ int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_EN
                      const char *partner, uint8_t **out, size_t *outlen, kt_diag_t *d)
 {
     static const char sql[] = "SELECT payload FROM outbox WHERE id = ?1 AND partner = ?2";
-    char hex[2 * KT_ENVELOPE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     const void *locked;
     int rc;
@@ -558,7 +804,7 @@ int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_EN
     if ((rc = s_bind_key(q, id, partner)) != 0 || (rc = kt_stmt_step(q, d)) < 0)
         goto out;
     if (rc == KT_STORE_DONE || kt_stmt_column_is_null(q, 0)) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         rc = kt_diag_set(d, KT_ENOENT, "no record %s in the outbox for %s", hex, partner);
         goto out;
     }

@@ -363,3 +363,24 @@ int kt_receipt_decode(kt_receipt_t *out, const uint8_t *buf, size_t len, kt_diag
     *out = r;
     return 0;
 }
+
+/* ---- retraction bodies ---- */
+
+/* map(1), text(3) "ref", bytes(16): the one canonical spelling. */
+static const uint8_t s_retract_head[] = {0xa1, 0x63, 'r', 'e', 'f', 0x50};
+
+void kt_retract_encode(uint8_t out[KT_RETRACT_BYTES], const uint8_t ref[KT_RECEIPT_REF_BYTES])
+{
+    memcpy(out, s_retract_head, sizeof(s_retract_head));
+    memcpy(out + sizeof(s_retract_head), ref, KT_RECEIPT_REF_BYTES);
+}
+
+int kt_retract_decode(uint8_t ref[KT_RECEIPT_REF_BYTES], const uint8_t *buf, size_t len,
+                      kt_diag_t *d)
+{
+    if (len != KT_RETRACT_BYTES || memcmp(buf, s_retract_head, sizeof(s_retract_head)) != 0)
+        return kt_diag_set(d, KT_EMALFORMED,
+                           "retraction: expected the canonical map {\"ref\": 16 bytes}");
+    memcpy(ref, buf + sizeof(s_retract_head), KT_RECEIPT_REF_BYTES);
+    return 0;
+}

@@ -8,6 +8,13 @@
  *                         ^                  │ └──(rejected receipt)──> rejected
  *                         └──(no receipt by next_attempt: resend)──┘
  *
+ *   sent, delivered ──(consent withdrawn or expired)──> retracted ──(purged receipt)──> purged
+ *   queued          ──(consent withdrawn or expired)──> purged (it never left)
+ *
+ * A retraction travels as a row of its own (kind retract, ref = the record),
+ * sent and retried like a record; such rows are not listed to operators,
+ * whose view is the record row's state.
+ *
  * Retries back off exponentially with jitter, persist across restarts (the
  * schedule is in the database) and are pulled forward when a partner
  * reconnects. Every state change is one statement inside the caller's
@@ -33,6 +40,8 @@ typedef enum {
     KT_OUT_SENT,
     KT_OUT_DELIVERED,
     KT_OUT_REJECTED,
+    KT_OUT_RETRACTED, /* consent ended; the recipient has not confirmed the purge yet */
+    KT_OUT_PURGED,    /* the recipient confirmed it deleted the record */
     KT_OUT_NSTATES
 } kt_out_state_t;
 
@@ -56,6 +65,7 @@ int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
 
 /* A row due for (re)sending, with its signed record unlocked. */
 typedef struct kt_outbox_item {
+    kt_kind_t kind; /* KT_KIND_RECORD or KT_KIND_RETRACT */
     uint8_t id[KT_ENVELOPE_ID_BYTES];
     char partner[KT_NODE_ID_MAX + 1];
     int attempts;
@@ -88,9 +98,33 @@ int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_
 /* When the next row is due (ms); KT_ENOENT when nothing is pending. */
 int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d) KT_WUR;
 
+/* Inside an open transaction: a held row whose consent is now there gets
+ * consent_id and is signed again with created = now (the receiver's maximum
+ * message age counts from sending, not from submission), then queued.
+ * KT_EINVAL unless the row is held. */
+int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                      const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
+                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
+                      kt_diag_t *d) KT_WUR;
+
+/* Inside an open transaction: every row sent under consent_id is taken
+ * back. Queued rows are purged at once (they never left); sent and delivered
+ * rows become retracted and a retraction is queued for their recipient.
+ * *n counts the retractions queued. */
+int kt_outbox_retract_consent(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
+                              const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
+                              size_t *n, kt_diag_t *d) KT_WUR;
+
+/* Records the consent a queued row goes under (set at submit). */
+int kt_outbox_set_consent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES],
+                          const char *partner, const uint8_t consent_id[KT_ENVELOPE_ID_BYTES],
+                          kt_diag_t *d) KT_WUR;
+
 /* A row as listed to operators: no payload, no personal data. */
 typedef struct kt_outbox_row {
     uint8_t id[KT_ENVELOPE_ID_BYTES];
+    int has_consent;
+    uint8_t consent_id[KT_ENVELOPE_ID_BYTES];
     char partner[KT_NODE_ID_MAX + 1];
     char record_type[KT_RECORD_NAME_MAX + 1];
     kt_out_state_t state;
@@ -103,6 +137,8 @@ typedef struct kt_outbox_row {
 /* All rows (state < 0) or those in one state, newest first; *rows malloc'd. */
 int kt_outbox_list(kt_store_t *st, int state, kt_outbox_row_t **rows, size_t *n,
                    kt_diag_t *d) KT_WUR;
+/* The held rows, oldest first (for the caller to test against consent). */
+int kt_outbox_held(kt_store_t *st, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
 int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d) KT_WUR;
 /* The rows of one record id (one per recipient); KT_ENOENT if none. */
 int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_outbox_row_t **rows,

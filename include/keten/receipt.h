@@ -58,4 +58,17 @@ int kt_receipt_encode(uint8_t **out, size_t *outlen, const kt_receipt_t *r, kt_d
 /* Strict: only the exact canonical form; fuzzed. */
 int kt_receipt_decode(kt_receipt_t *out, const uint8_t *buf, size_t len, kt_diag_t *d) KT_WUR;
 
+/*
+ * The body of a retraction (kind retract): which record the sender takes
+ * back, after consent was withdrawn or expired. Canonical CBOR
+ * { "ref": bstr(16) }, always exactly KT_RETRACT_BYTES bytes:
+ * a1 63 72 65 66 50 || ref.
+ */
+#define KT_RETRACT_BYTES 22
+
+void kt_retract_encode(uint8_t out[KT_RETRACT_BYTES], const uint8_t ref[KT_RECEIPT_REF_BYTES]);
+/* KT_EMALFORMED unless buf is exactly that form. */
+int kt_retract_decode(uint8_t ref[KT_RECEIPT_REF_BYTES], const uint8_t *buf, size_t len,
+                      kt_diag_t *d) KT_WUR;
+
 #endif

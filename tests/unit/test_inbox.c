@@ -572,6 +572,74 @@ static void test_list(void **state)
     drop(&b);
 }
 
+/* A retraction deletes the record and is answered purged; a copy of a
+ * record that arrives after its retraction is never stored. */
+static void test_retract(void **state)
+{
+    struct fx *f = *state;
+    struct msg rec, ret, late, ret2;
+    uint8_t body[KT_RETRACT_BYTES], id[KT_ENVELOPE_ID_BYTES];
+    kt_inbox_result_t res;
+
+    mk_record(f, &rec, 50, NOW_S);
+    assert_int_equal(accept(f, "school-a", &rec, T0, &res), 0);
+    check_receipt(f, &res, "school-a", &rec, KT_RECEIPT_ACCEPTED, "ok");
+    kt_inbox_result_clear(&res);
+    assert_int_equal(inbox_count(f), 1);
+
+    s_id(id, 50);
+    kt_retract_encode(body, id);
+    mk(f, &ret, f->school, KT_KIND_RETRACT, 51, NOW_S + 1, body, sizeof(body));
+    assert_int_equal(accept(f, "school-a", &ret, T0 + 1000, &res), 0);
+    check_receipt(f, &res, "school-a", &ret, KT_RECEIPT_PURGED, "ok");
+    assert_int_equal(res.duplicate, 0);
+    kt_inbox_result_clear(&res);
+    assert_int_equal(inbox_count(f), 0);
+    /* the same retraction again: the same answer, nothing else */
+    assert_int_equal(accept(f, "school-a", &ret, T0 + 2000, &res), 0);
+    assert_int_equal(res.duplicate, 1);
+    assert_int_equal(res.r.status, KT_RECEIPT_PURGED);
+    kt_inbox_result_clear(&res);
+
+    /* retraction of record 52 overtakes record 52 itself */
+    s_id(id, 52);
+    kt_retract_encode(body, id);
+    mk(f, &ret2, f->school, KT_KIND_RETRACT, 53, NOW_S + 1, body, sizeof(body));
+    assert_int_equal(accept(f, "school-a", &ret2, T0 + 1000, &res), 0);
+    assert_int_equal(res.r.status, KT_RECEIPT_PURGED);
+    kt_inbox_result_clear(&res);
+    mk_record(f, &late, 52, NOW_S);
+    assert_int_equal(accept(f, "school-a", &late, T0 + 3000, &res), 0);
+    assert_int_equal(res.duplicate, 1);
+    assert_int_equal(res.r.status, KT_RECEIPT_PURGED);
+    kt_inbox_result_clear(&res);
+    assert_int_equal(inbox_count(f), 0);
+
+    /* a malformed retraction body is rejected, nothing deleted */
+    mk_record(f, &rec, 54, NOW_S); /* reuse: rec's old buffer is freed below first */
+    drop(&rec);
+    mk_record(f, &rec, 54, NOW_S);
+    assert_int_equal(accept(f, "school-a", &rec, T0, &res), 0);
+    kt_inbox_result_clear(&res);
+    {
+        struct msg bad;
+        /* well-formed CBOR, wrong shape: a 15-byte ref */
+        uint8_t wrong[KT_RETRACT_BYTES - 1] = {0xa1, 0x63, 'r', 'e', 'f', 0x4f};
+
+        mk(f, &bad, f->school, KT_KIND_RETRACT, 55, NOW_S, wrong, sizeof(wrong));
+        assert_int_equal(accept(f, "school-a", &bad, T0, &res), 0);
+        assert_int_equal(res.r.status, KT_RECEIPT_REJECTED);
+        assert_string_equal(res.r.code, "malformed");
+        kt_inbox_result_clear(&res);
+        drop(&bad);
+    }
+    assert_int_equal(inbox_count(f), 1);
+    drop(&rec);
+    drop(&ret);
+    drop(&ret2);
+    drop(&late);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +653,7 @@ int main(void)
         cmocka_unit_test_setup(test_store_failure, s_fresh),
         cmocka_unit_test_setup(test_audit_head, s_fresh),
         cmocka_unit_test_setup(test_expire_seen, s_fresh),
+        cmocka_unit_test_setup(test_retract, s_fresh),
         cmocka_unit_test_setup(test_reject, s_fresh),
         cmocka_unit_test_setup(test_list, s_fresh),
     };

@@ -425,9 +425,11 @@ static void test_receipt_internal_purged(void **state)
     r = row(f, 7, "swv-b");
     assert_int_equal(r.state, KT_OUT_SENT);
     assert_true(r.next_attempt_ms > 0);
-    /* purged answers retractions, which are later work: accepted, ignored */
+    /* purged: the receiver had a tombstone for it (its retraction arrived
+     * first), so the record is gone there and the row is final here */
     assert_int_equal(apply(f, 7, "swv-b", KT_RECEIPT_PURGED, "ok", NULL, NULL, NULL), 0);
-    assert_int_equal(row(f, 7, "swv-b").state, KT_OUT_SENT);
+    assert_int_equal(row(f, 7, "swv-b").state, KT_OUT_PURGED);
+    assert_int_equal(due_count(f, T0 + 100 * CAP), 0);
 }
 
 static void test_wake(void **state)
@@ -567,7 +569,9 @@ static void test_list_counts_get(void **state)
     assert_string_equal(kt_outbox_state_name(KT_OUT_NSTATES), "unknown");
     assert_int_equal(kt_outbox_state_parse("held", &s), 0);
     assert_int_equal(s, KT_OUT_HELD);
-    assert_int_equal(kt_outbox_state_parse("retracted", &s), KT_EINVAL);
+    assert_int_equal(kt_outbox_state_parse("retracted", &s), 0);
+    assert_int_equal(s, KT_OUT_RETRACTED);
+    assert_int_equal(kt_outbox_state_parse("bezorgd", &s), KT_EINVAL);
     assert_int_equal(kt_outbox_state_parse(NULL, &s), KT_EINVAL);
 }
 
@@ -679,6 +683,138 @@ static int s_fresh(void **state)
     return kt_store_open_memory(&f->st, &d);
 }
 
+/* A held row released by consent is signed again, now, and queued under it. */
+static void test_release(void **state)
+{
+    struct fx *f = *state;
+    uint8_t id[KT_ENVELOPE_ID_BYTES], consent[KT_ENVELOPE_ID_BYTES], *buf = NULL;
+    size_t len = 0;
+    kt_outbox_row_t *held = NULL, r;
+    kt_payload_t pl;
+    size_t n = 0;
+    kt_diag_t d;
+
+    add(f, 30, "gemeente-c", KT_OUT_HELD, T0);
+    assert_int_equal(kt_outbox_held(f->st, &held, &n, &d), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(held[0].has_consent, 0);
+    free(held);
+    s_id(id, 30);
+    memset(consent, 0xc5, sizeof(consent));
+    assert_int_equal(kt_store_begin(f->st, &d), 0);
+    assert_int_equal(
+        kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, T0 + 86400000, &d), 0);
+    /* a second release finds it queued, not held */
+    assert_int_equal(
+        kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, T0 + 86400000, &d),
+        KT_EINVAL);
+    assert_string_equal(d.msg, "record a000000000000000000000000000001e to gemeente-c is queued, "
+                               "not held");
+    assert_int_equal(kt_store_commit(f->st, &d), 0);
+    r = row(f, 30, "gemeente-c");
+    assert_int_equal(r.state, KT_OUT_QUEUED);
+    assert_int_equal(r.has_consent, 1);
+    assert_memory_equal(r.consent_id, consent, sizeof(consent));
+    /* signed anew: created is the release time, the record is the same */
+    assert_int_equal(kt_outbox_signed(f->st, f->v, id, "gemeente-c", &buf, &len, &d), 0);
+    assert_int_equal(kt_envelope_verify(&pl, buf, len, kt_keys_public(f->me), &d), 0);
+    assert_true(pl.created == (uint64_t)((T0 + 86400000) / 1000));
+    assert_memory_equal(pl.id, id, sizeof(id));
+    assert_int_equal(pl.body_len, f->rec_len);
+    assert_memory_equal(pl.body, f->rec, f->rec_len);
+    kt_vault_free(buf, len);
+    assert_int_equal(due_count(f, T0 + 86400000), 1);
+}
+
+/* Withdrawal: what never left is purged, what left is retracted and a
+ * retraction goes out; its purged receipt makes the record purged. */
+static void test_retract_consent(void **state)
+{
+    struct fx *f = *state;
+    uint8_t consent[KT_ENVELOPE_ID_BYTES], id[KT_ENVELOPE_ID_BYTES], ref[KT_ENVELOPE_ID_BYTES];
+    kt_outbox_item_t items[8];
+    kt_payload_t pl;
+    size_t n = 0, k, i;
+    kt_diag_t d;
+
+    memset(consent, 0x77, sizeof(consent));
+    add(f, 40, "gemeente-c", KT_OUT_QUEUED, T0); /* will be delivered */
+    add(f, 41, "gemeente-c", KT_OUT_QUEUED, T0); /* will stay queued */
+    add(f, 42, "gemeente-c", KT_OUT_QUEUED, T0); /* another consent */
+    assert_int_equal(kt_store_begin(f->st, &d), 0);
+    s_id(id, 40);
+    assert_int_equal(kt_outbox_set_consent(f->st, id, "gemeente-c", consent, &d), 0);
+    s_id(id, 41);
+    assert_int_equal(kt_outbox_set_consent(f->st, id, "gemeente-c", consent, &d), 0);
+    mark_sent(f, 40, "gemeente-c", T0);
+    assert_int_equal(kt_store_commit(f->st, &d), 0);
+    assert_int_equal(apply(f, 40, "gemeente-c", KT_RECEIPT_ACCEPTED, "ok", NULL, NULL, NULL), 0);
+
+    assert_int_equal(kt_store_begin(f->st, &d), 0);
+    assert_int_equal(kt_outbox_retract_consent(f->st, f->me, f->v, consent, T0 + 1000, &n, &d), 0);
+    assert_int_equal(kt_store_commit(f->st, &d), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(row(f, 40, "gemeente-c").state, KT_OUT_RETRACTED);
+    assert_int_equal(row(f, 41, "gemeente-c").state, KT_OUT_PURGED);
+    assert_int_equal(row(f, 42, "gemeente-c").state, KT_OUT_QUEUED);
+
+    /* the retraction is due, signed as kind retract, naming record 40 */
+    k = due(f, T0 + 1000, "gemeente-c", items, 8);
+    for (i = 0; i < k && items[i].kind != KT_KIND_RETRACT; i++)
+        ;
+    assert_true(i < k);
+    assert_int_equal(kt_envelope_verify(&pl, items[i].signed_buf, items[i].signed_len,
+                                        kt_keys_public(f->me), &d),
+                     0);
+    assert_int_equal(pl.kind, KT_KIND_RETRACT);
+    assert_int_equal(kt_retract_decode(ref, pl.body, pl.body_len, &d), 0);
+    s_id(id, 40);
+    assert_memory_equal(ref, id, sizeof(id));
+    {
+        /* gemeente-c answers purged for the retraction */
+        uint8_t mid[KT_ENVELOPE_ID_BYTES], *body = NULL, *sig = NULL;
+        size_t blen = 0, slen = 0;
+        kt_receipt_t r;
+
+        memset(&r, 0, sizeof(r));
+        memcpy(r.ref, pl.id, sizeof(r.ref));
+        kt_vault_digest(r.digest, items[i].signed_buf, items[i].signed_len);
+        r.status = KT_RECEIPT_PURGED;
+        strcpy(r.code, "ok");
+        kt_envelope_new_id(mid);
+        assert_int_equal(kt_receipt_encode(&body, &blen, &r, &d), 0);
+        assert_int_equal(kt_envelope_sign(&sig, &slen, KT_KIND_RECEIPT, mid, T0 / 1000, "school-a",
+                                          body, blen, f->gem, &d),
+                         0);
+        assert_int_equal(kt_store_begin(f->st, &d), 0);
+        assert_int_equal(kt_outbox_apply_receipt(f->st, "gemeente-c", &r, sig, slen, T0 + 2000, &d),
+                         0);
+        assert_int_equal(kt_store_commit(f->st, &d), 0);
+        free(body);
+        kt_envelope_free(sig, slen);
+    }
+    for (i = 0; i < k; i++)
+        kt_outbox_item_clear(&items[i]);
+    assert_int_equal(row(f, 40, "gemeente-c").state, KT_OUT_PURGED);
+    /* a purged row keeps no payload; retractions are not listed */
+    s_id(id, 40);
+    {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+
+        assert_int_equal(kt_outbox_signed(f->st, f->v, id, "gemeente-c", &buf, &len, &d),
+                         KT_ENOENT);
+    }
+    {
+        size_t counts[KT_OUT_NSTATES];
+
+        assert_int_equal(kt_outbox_counts(f->st, counts, &d), 0);
+        assert_int_equal(counts[KT_OUT_PURGED], 2);
+        assert_int_equal(counts[KT_OUT_QUEUED], 1);
+        assert_int_equal(counts[KT_OUT_DELIVERED], 0); /* the retraction row is not counted */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +831,8 @@ int main(void)
         cmocka_unit_test_setup(test_next_due_and_order, s_fresh),
         cmocka_unit_test_setup(test_list_counts_get, s_fresh),
         cmocka_unit_test_setup(test_signed_and_at_rest, s_fresh),
+        cmocka_unit_test_setup(test_release, s_fresh),
+        cmocka_unit_test_setup(test_retract_consent, s_fresh),
         cmocka_unit_test(test_file_has_no_plaintext),
     };
 
