@@ -1,14 +1,16 @@
 /*
- * vault.c - payloads at rest: the store key, lock/unlock, the receipt digest
- * and the random numbers the engine modules without sodium.h need.
+ * vault.c - payloads at rest: the store key, lock/unlock, subject pseudonyms
+ * and per-subject keys, the receipt digest and the random numbers the engine
+ * modules without sodium.h need.
  *
- * Owns the locked format of docs/protocol.md "Storage at rest": version byte
- * 1 || 24-byte nonce || XChaCha20-Poly1305-IETF(plain, ad). The key is
- * derived from the node's X25519 secret and lives only in sodium_malloc
- * memory. Must never hand out plaintext that did not authenticate, never
- * reuse a nonce (each lock draws a fresh random one), never leave a key or a
- * plaintext in memory it frees, and never name a byte of either in a
- * diagnostic.
+ * Owns the locked formats of docs/protocol.md "Storage at rest": version
+ * byte 1 (node store key) or 2 (a subject key) || 24-byte nonce ||
+ * XChaCha20-Poly1305-IETF(plain, ad). The node-derived keys and every
+ * subject key live only in sodium_malloc memory. Pure cryptography: it never
+ * touches the store (daemon/subject.c keeps the key table). Must never hand
+ * out plaintext that did not authenticate, never reuse a nonce (each lock
+ * draws a fresh random one), never leave a key or a plaintext in memory it
+ * frees, and never name a byte of either, or a leerling_id, in a diagnostic.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +23,36 @@
 #define S_NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define S_MAC_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 
-static const char s_kdf_msg[] = "keten-store-v1"; /* without its NUL */
+static const char s_kdf_msg[] = "keten-store-v1";       /* without its NUL */
+static const char s_subject_msg[] = "keten-subject-v1"; /* without its NUL */
+static const char s_wrap_ad[] = "subject_key";          /* without its NUL */
 
 _Static_assert(KT_VAULT_OVERHEAD_BYTES == 1 + S_NONCE_BYTES + S_MAC_BYTES, "vault overhead");
 _Static_assert(S_KEY_BYTES == 32, "vault key size");
 _Static_assert(KT_BOX_SK_BYTES == crypto_generichash_KEYBYTES, "kdf key size");
+_Static_assert(KT_SUBJECT_KEY_BYTES == S_KEY_BYTES, "subject key size");
+_Static_assert(KT_SUBJECT_BYTES == crypto_generichash_BYTES, "subject size");
 
 struct kt_vault {
-    uint8_t *key; /* sodium_malloc, read-only after derivation */
+    uint8_t *key;         /* sodium_malloc, read-only after derivation */
+    uint8_t *subject_key; /* the pseudonym key; same */
 };
+
+struct kt_vault_key {
+    uint8_t *key; /* sodium_malloc, read-only once set */
+};
+
+/* BLAKE2b-256(key = X25519 secret, message = msg) into a read-only buffer. */
+static int s_derive(uint8_t **out, const kt_keys_t *keys, const char *msg, size_t len)
+{
+    if ((*out = sodium_malloc(S_KEY_BYTES)) == NULL)
+        return -1;
+    if (crypto_generichash(*out, S_KEY_BYTES, (const uint8_t *)msg, len, kt_keys_box_sk(keys),
+                           KT_BOX_SK_BYTES) != 0 ||
+        sodium_mprotect_readonly(*out) != 0)
+        return -1;
+    return 0;
+}
 
 int kt_vault_new(kt_vault_t **out, const kt_keys_t *keys, kt_diag_t *d)
 {
@@ -39,14 +62,13 @@ int kt_vault_new(kt_vault_t **out, const kt_keys_t *keys, kt_diag_t *d)
     *out = NULL;
     if (kt_keys_init() != 0)
         return kt_diag_set(d, KT_ENOMEM, "cannot start the crypto library");
-    if ((v = calloc(1, sizeof(*v))) == NULL || (v->key = sodium_malloc(S_KEY_BYTES)) == NULL) {
+    if ((v = calloc(1, sizeof(*v))) == NULL) {
         rc = kt_diag_set(d, KT_ENOMEM, "out of memory deriving the store key");
         goto out;
     }
-    if (crypto_generichash(v->key, S_KEY_BYTES, (const uint8_t *)s_kdf_msg, sizeof(s_kdf_msg) - 1,
-                           kt_keys_box_sk(keys), KT_BOX_SK_BYTES) != 0 ||
-        sodium_mprotect_readonly(v->key) != 0) {
-        rc = kt_diag_set(d, KT_ENOMEM, "cannot derive the store key");
+    if (s_derive(&v->key, keys, s_kdf_msg, sizeof(s_kdf_msg) - 1) != 0 ||
+        s_derive(&v->subject_key, keys, s_subject_msg, sizeof(s_subject_msg) - 1) != 0) {
+        rc = kt_diag_set(d, KT_ENOMEM, "cannot derive the store keys");
         goto out;
     }
     *out = v;
@@ -61,12 +83,19 @@ void kt_vault_destroy(kt_vault_t **p)
     if (p == NULL || *p == NULL)
         return;
     sodium_free((*p)->key); /* wipes, also when read-only */
+    sodium_free((*p)->subject_key);
     free(*p);
     *p = NULL;
 }
 
-int kt_vault_lock(uint8_t **out, size_t *outlen, const uint8_t *plain, size_t len,
-                  const uint8_t *ad, size_t adlen, const kt_vault_t *v, kt_diag_t *d)
+static const char *s_key_kind(uint8_t version)
+{
+    return version == KT_VAULT_VERSION ? "the node's store key" : "a subject key";
+}
+
+/* The locked form under key with the given version byte. */
+static int s_lock(uint8_t **out, size_t *outlen, uint8_t version, const uint8_t *plain,
+                  size_t len, const uint8_t *ad, size_t adlen, const uint8_t *key, kt_diag_t *d)
 {
     uint8_t *b;
     unsigned long long clen = 0;
@@ -78,17 +107,17 @@ int kt_vault_lock(uint8_t **out, size_t *outlen, const uint8_t *plain, size_t le
         return kt_diag_set(d, KT_ETOOBIG, "payload too large to store");
     if ((b = malloc(len + KT_VAULT_OVERHEAD_BYTES)) == NULL)
         return kt_diag_set(d, KT_ENOMEM, "out of memory storing a payload");
-    b[0] = KT_VAULT_VERSION;
+    b[0] = version;
     randombytes_buf(b + 1, S_NONCE_BYTES);
     crypto_aead_xchacha20poly1305_ietf_encrypt(b + 1 + S_NONCE_BYTES, &clen, plain, len, ad, adlen,
-                                               NULL, b + 1, v->key);
+                                               NULL, b + 1, key);
     *out = b;
     *outlen = 1 + S_NONCE_BYTES + (size_t)clen;
     return 0;
 }
 
-int kt_vault_unlock(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t len,
-                    const uint8_t *ad, size_t adlen, const kt_vault_t *v, kt_diag_t *d)
+static int s_unlock(uint8_t **out, size_t *outlen, uint8_t version, const uint8_t *locked,
+                    size_t len, const uint8_t *ad, size_t adlen, const uint8_t *key, kt_diag_t *d)
 {
     uint8_t *b;
     size_t n;
@@ -98,11 +127,15 @@ int kt_vault_unlock(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t
     *outlen = 0;
     if (len == 0)
         return kt_diag_set(d, KT_EMALFORMED, "stored payload is empty");
-    if (locked[0] != KT_VAULT_VERSION)
+    if (locked[0] != version && (locked[0] == KT_VAULT_VERSION ||
+                                 locked[0] == KT_VAULT_SUBJECT_VERSION))
+        return kt_diag_set(d, KT_EVERSION, "stored payload is locked under %s (format version "
+                           "%u), not %s",
+                           s_key_kind(locked[0]), locked[0], s_key_kind(version));
+    if (locked[0] != version)
         return kt_diag_set(d, KT_EVERSION,
-                           "stored payload has format version %u (this keten "
-                           "reads %d)",
-                           locked[0], KT_VAULT_VERSION);
+                           "stored payload has format version %u (this keten reads %d and %d)",
+                           locked[0], KT_VAULT_VERSION, KT_VAULT_SUBJECT_VERSION);
     if (len < KT_VAULT_OVERHEAD_BYTES)
         return kt_diag_set(d, KT_EMALFORMED, "stored payload is truncated");
     n = len - KT_VAULT_OVERHEAD_BYTES;
@@ -110,7 +143,7 @@ int kt_vault_unlock(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t
         return kt_diag_set(d, KT_ENOMEM, "out of memory reading a payload");
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(b, &plen, NULL, locked + 1 + S_NONCE_BYTES,
                                                    len - 1 - S_NONCE_BYTES, ad, adlen, locked + 1,
-                                                   v->key) != 0) {
+                                                   key) != 0) {
         free(b); /* nothing was written to it */
         return kt_diag_set(d, KT_EAUTH,
                            "stored payload does not authenticate (altered, moved "
@@ -119,6 +152,18 @@ int kt_vault_unlock(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t
     *out = b;
     *outlen = (size_t)plen;
     return 0;
+}
+
+int kt_vault_lock(uint8_t **out, size_t *outlen, const uint8_t *plain, size_t len,
+                  const uint8_t *ad, size_t adlen, const kt_vault_t *v, kt_diag_t *d)
+{
+    return s_lock(out, outlen, KT_VAULT_VERSION, plain, len, ad, adlen, v->key, d);
+}
+
+int kt_vault_unlock(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t len,
+                    const uint8_t *ad, size_t adlen, const kt_vault_t *v, kt_diag_t *d)
+{
+    return s_unlock(out, outlen, KT_VAULT_VERSION, locked, len, ad, adlen, v->key, d);
 }
 
 void kt_vault_free(uint8_t *buf, size_t len)
@@ -137,4 +182,126 @@ void kt_vault_digest(uint8_t out[32], const uint8_t *buf, size_t len)
 uint32_t kt_vault_random(uint32_t upper)
 {
     return upper < 2 ? 0 : randombytes_uniform(upper);
+}
+
+/* ---- subjects ---- */
+
+int kt_vault_subject(uint8_t out[KT_SUBJECT_BYTES], const kt_vault_t *v, const char *leerling_id,
+                     kt_diag_t *d)
+{
+    size_t n = strnlen(leerling_id, KT_SUBJECT_ID_MAX + 1);
+
+    if (n == 0 || n > KT_SUBJECT_ID_MAX)
+        return kt_diag_set(d, KT_EINVAL, "a leerling_id has 1 to %d characters",
+                           KT_SUBJECT_ID_MAX);
+    crypto_generichash(out, KT_SUBJECT_BYTES, (const uint8_t *)leerling_id, n, v->subject_key,
+                       S_KEY_BYTES);
+    return 0;
+}
+
+static int s_key_new(kt_vault_key_t **out, kt_diag_t *d)
+{
+    kt_vault_key_t *k;
+
+    *out = NULL;
+    if (kt_keys_init() != 0)
+        return kt_diag_set(d, KT_ENOMEM, "cannot start the crypto library");
+    if ((k = calloc(1, sizeof(*k))) == NULL || (k->key = sodium_malloc(S_KEY_BYTES)) == NULL) {
+        free(k);
+        return kt_diag_set(d, KT_ENOMEM, "out of memory for a subject key");
+    }
+    *out = k;
+    return 0;
+}
+
+int kt_vault_key_generate(kt_vault_key_t **out, kt_diag_t *d)
+{
+    int rc;
+
+    if ((rc = s_key_new(out, d)) != 0)
+        return rc;
+    crypto_aead_xchacha20poly1305_ietf_keygen((*out)->key);
+    if (sodium_mprotect_readonly((*out)->key) != 0) {
+        kt_vault_key_destroy(out);
+        return kt_diag_set(d, KT_ENOMEM, "cannot protect a subject key");
+    }
+    return 0;
+}
+
+int kt_vault_key_from_bytes(kt_vault_key_t **out, const uint8_t raw[KT_SUBJECT_KEY_BYTES],
+                            kt_diag_t *d)
+{
+    int rc;
+
+    if ((rc = s_key_new(out, d)) != 0)
+        return rc;
+    memcpy((*out)->key, raw, S_KEY_BYTES);
+    if (sodium_mprotect_readonly((*out)->key) != 0) {
+        kt_vault_key_destroy(out);
+        return kt_diag_set(d, KT_ENOMEM, "cannot protect a subject key");
+    }
+    return 0;
+}
+
+void kt_vault_key_destroy(kt_vault_key_t **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    sodium_free((*p)->key); /* wipes, also when read-only */
+    free(*p);
+    *p = NULL;
+}
+
+/* "subject_key" || subject: a wrapped key opens only for its own subject. */
+static size_t s_wrap_ad_of(uint8_t ad[sizeof(s_wrap_ad) - 1 + KT_SUBJECT_BYTES],
+                           const uint8_t subject[KT_SUBJECT_BYTES])
+{
+    memcpy(ad, s_wrap_ad, sizeof(s_wrap_ad) - 1);
+    memcpy(ad + sizeof(s_wrap_ad) - 1, subject, KT_SUBJECT_BYTES);
+    return sizeof(s_wrap_ad) - 1 + KT_SUBJECT_BYTES;
+}
+
+int kt_vault_key_wrap(uint8_t **out, size_t *outlen, const kt_vault_key_t *k,
+                      const uint8_t subject[KT_SUBJECT_BYTES], const kt_vault_t *v, kt_diag_t *d)
+{
+    uint8_t ad[sizeof(s_wrap_ad) - 1 + KT_SUBJECT_BYTES];
+    size_t adlen = s_wrap_ad_of(ad, subject);
+
+    return s_lock(out, outlen, KT_VAULT_VERSION, k->key, S_KEY_BYTES, ad, adlen, v->key, d);
+}
+
+int kt_vault_key_unwrap(kt_vault_key_t **out, const uint8_t *wrapped, size_t len,
+                        const uint8_t subject[KT_SUBJECT_BYTES], const kt_vault_t *v,
+                        kt_diag_t *d)
+{
+    uint8_t ad[sizeof(s_wrap_ad) - 1 + KT_SUBJECT_BYTES];
+    size_t adlen = s_wrap_ad_of(ad, subject), plen = 0;
+    uint8_t *plain = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = s_unlock(&plain, &plen, KT_VAULT_VERSION, wrapped, len, ad, adlen, v->key, d)) != 0) {
+        kt_diag_prefix(d, "subject key");
+        return rc;
+    }
+    if (plen != S_KEY_BYTES) {
+        rc = kt_diag_set(d, KT_EMALFORMED, "subject key: wrong length after unwrapping");
+        goto out;
+    }
+    rc = kt_vault_key_from_bytes(out, plain, d);
+out:
+    kt_vault_free(plain, plen);
+    return rc;
+}
+
+int kt_vault_lock_subject(uint8_t **out, size_t *outlen, const uint8_t *plain, size_t len,
+                          const uint8_t *ad, size_t adlen, const kt_vault_key_t *k, kt_diag_t *d)
+{
+    return s_lock(out, outlen, KT_VAULT_SUBJECT_VERSION, plain, len, ad, adlen, k->key, d);
+}
+
+int kt_vault_unlock_subject(uint8_t **out, size_t *outlen, const uint8_t *locked, size_t len,
+                            const uint8_t *ad, size_t adlen, const kt_vault_key_t *k, kt_diag_t *d)
+{
+    return s_unlock(out, outlen, KT_VAULT_SUBJECT_VERSION, locked, len, ad, adlen, k->key, d);
 }

@@ -345,7 +345,8 @@ static void test_constraints_are_enforced(void **state)
     assert_int_equal(kt_store_exec(st,
                                    "INSERT INTO consent VALUES (zeroblob(16), zeroblob(32), "
                                    "'gemeente-x', 'zorgoverleg', 'thuiszitter', 'ouders', "
-                                   "'akkoord', 1, NULL, NULL, 1)",
+                                   "'akkoord', 1, NULL, '2026-01-05', '2026-07-31', NULL, "
+                                   "'active', 1)",
                                    &d),
                      KT_EIO);
     assert_non_null(strstr(d.msg, "FOREIGN KEY constraint failed"));

@@ -199,7 +199,13 @@ static void test_version(void **state)
     locked[0] = 2;
     assert_int_equal(kt_vault_unlock(&plain, &plen, locked, len, s_ad, sizeof(s_ad) - 1, f->v1, &d),
                      KT_EVERSION);
-    assert_string_equal(d.msg, "stored payload has format version 2 (this keten reads 1)");
+    /* version 2 is a subject-key payload: never tried under the node key */
+    assert_string_equal(d.msg, "stored payload is locked under a subject key (format version 2), "
+                               "not the node's store key");
+    locked[0] = 3;
+    assert_int_equal(kt_vault_unlock(&plain, &plen, locked, len, s_ad, sizeof(s_ad) - 1, f->v1, &d),
+                     KT_EVERSION);
+    assert_string_equal(d.msg, "stored payload has format version 3 (this keten reads 1 and 2)");
     locked[0] = 0;
     assert_int_equal(kt_vault_unlock(&plain, &plen, locked, 1, s_ad, sizeof(s_ad) - 1, f->v1, &d),
                      KT_EVERSION);
