@@ -43,11 +43,20 @@ int cmd_outbox(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
+/* cmd_consent.c */
+int cmd_consent_grant(int argc, char **argv);
+int cmd_consent_withdraw(int argc, char **argv);
+int cmd_consent_list(int argc, char **argv);
+
 /* cmd_version.c */
 int cmd_version(int argc, char **argv);
 
 /* cmd_record_check.c */
 int cmd_record_check(int argc, char **argv);
+
+/* cmd_policy.c */
+int cmd_policy_check(int argc, char **argv);
+int cmd_policy_explain(int argc, char **argv);
 
 /*
  * json_record.c - JSON input to validated records.

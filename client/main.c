@@ -38,6 +38,13 @@ static const struct kt_cmd s_cmds[] = {
     {"outbox", NULL, cmd_outbox, "records sent or waiting, per recipient: --state S"},
     {"inbox", NULL, cmd_inbox, "records received"},
     {"show", NULL, cmd_show, "one record: where it went or came from, and its fields"},
+    {"policy", "check", cmd_policy_check, "validate partner policies: [-c NODE.conf] [DIR]"},
+    {"policy", "explain", cmd_policy_explain,
+     "what a policy does with a type: --to|--from PARTNER --type T"},
+    {"consent", "grant", cmd_consent_grant,
+     "record a consent decision: --leerling ID --to PARTNER --doel D --types T,..."},
+    {"consent", "withdraw", cmd_consent_withdraw, "withdraw a consent: ID"},
+    {"consent", "list", cmd_consent_list, "consent decisions, all or one pupil's: [--leerling ID]"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 

@@ -537,6 +537,57 @@ const kt_pubkey_t *kt_envelope_peer_public(const kt_envelope_peer_t *peer)
     return &peer->them;
 }
 
+static const char s_pseudonym_domain[] = "keten-pseudonym-v1";
+
+/* Lowercase RFC 4648 base32 without padding: 16 bytes -> 26 characters.
+ * Table lookups by secret-derived index are fine here: the pseudonym is
+ * public on the wire. */
+static void s_base32(char *out, const uint8_t *in, size_t n)
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t i, o = 0;
+
+    for (i = 0; i < n; i++) {
+        acc = (acc << 8) | in[i];
+        bits += 8;
+        while (bits >= 5) {
+            out[o++] = b32[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0)
+        out[o++] = b32[(acc << (5 - bits)) & 31];
+    out[o] = '\0';
+}
+
+int kt_envelope_peer_pseudonym(char out[KT_PSEUDONYM_BYTES], const kt_envelope_peer_t *peer,
+                               const char *leerling_id)
+{
+    uint8_t key[crypto_generichash_BYTES], h[16];
+    int rc = KT_EINVAL;
+
+    out[0] = '\0';
+    if (kt_record_pupil_id_form(leerling_id) != KT_PUPIL_ID_NUMBER)
+        return KT_EINVAL;
+    if (crypto_generichash(key, sizeof(key), (const uint8_t *)s_pseudonym_domain,
+                           sizeof(s_pseudonym_domain) - 1, peer->shared,
+                           sizeof(peer->shared)) != 0 ||
+        crypto_generichash(h, sizeof(h), (const uint8_t *)leerling_id, strlen(leerling_id), key,
+                           sizeof(key)) != 0)
+        goto out;
+    memcpy(out, KT_PSEUDONYM_PREFIX, sizeof(KT_PSEUDONYM_PREFIX) - 1);
+    s_base32(out + sizeof(KT_PSEUDONYM_PREFIX) - 1, h, sizeof(h));
+    rc = 0;
+out:
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(h, sizeof(h));
+    return rc;
+}
+
+_Static_assert(sizeof(KT_PSEUDONYM_PREFIX) - 1 + 26 == KT_PSEUDONYM_CHARS, "pseudonym length");
+
 static size_t s_bucket(size_t signed_len)
 {
     size_t b = KT_ENVELOPE_MIN_BYTES;

@@ -68,6 +68,13 @@ int kt_record_field_kind(const char *type, const char *field, kt_field_kind_t *k
     return kt_record_field_lookup(type, field, kind, NULL);
 }
 
+const char *kt_record_required_field(const char *type)
+{
+    const struct kt_type_def *t = kt_record_reg_find_type(type);
+
+    return t ? t->required : NULL;
+}
+
 int kt_record_is_name(const char *s)
 {
     return kt_record_reg_is_name(s);

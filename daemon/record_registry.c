@@ -314,6 +314,7 @@ static const struct kt_type_def s_types[] = {
 
 _Static_assert(NELEM(s_thuiszitter) <= KT_RECORD_FIELDS_MAX, "raise KT_RECORD_FIELDS_MAX");
 _Static_assert(NELEM(s_geoorloofd_verzuim) <= KT_RECORD_FIELDS_MAX, "raise KT_RECORD_FIELDS_MAX");
+_Static_assert(KT_PSEUDONYM_BYTES <= KT_RECORD_VALUE_BYTES, "a pseudonym must fit a text value");
 
 const struct kt_type_def *kt_record_reg_type_at(size_t i)
 {
@@ -402,6 +403,30 @@ int kt_record_is_onderwijsnummer(const char *s)
     return s_elf_sum(s, &sum) && strncmp(s, "10", 2) == 0 && sum % 11 == 5;
 }
 
+int kt_record_is_pseudonym(const char *s)
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    size_t i, n = sizeof(KT_PSEUDONYM_PREFIX) - 1;
+
+    if (s == NULL || strlen(s) != KT_PSEUDONYM_CHARS || strncmp(s, KT_PSEUDONYM_PREFIX, n) != 0)
+        return 0;
+    for (i = n; i < KT_PSEUDONYM_CHARS; i++)
+        if (strchr(b32, s[i]) == NULL) /* s[i] is never NUL here: strlen checked */
+            return 0;
+    /* 26 characters carry 130 bits for 128: the last one's low 2 bits are 0,
+     * so each pseudonym has exactly one spelling. */
+    return (strchr(b32, s[KT_PSEUDONYM_CHARS - 1]) - b32) % 4 == 0;
+}
+
+kt_pupil_id_form_t kt_record_pupil_id_form(const char *s)
+{
+    if (kt_record_is_bsn(s) || kt_record_is_onderwijsnummer(s))
+        return KT_PUPIL_ID_NUMBER;
+    if (kt_record_is_pseudonym(s))
+        return KT_PUPIL_ID_PSEUDONYM;
+    return KT_PUPIL_ID_INVALID;
+}
+
 static int s_code_known(const char *const *codes, const char *v)
 {
     for (; *codes != NULL; codes++)
@@ -441,7 +466,10 @@ int kt_record_reg_check_text(const struct kt_field_def *f, const char *value, kt
             return 0;
         return kt_diag_set(d, KT_EINVAL, "field '%s': not %s", f->name, f->rule);
     case KT_FIELD_PUPIL:
-        if (kt_record_is_bsn(value) || kt_record_is_onderwijsnummer(value))
+        /* The pseudonym form is what a partner receives under an
+         * identifier = "pseudoniem" rule; the message names the forms an
+         * operator types. */
+        if (kt_record_pupil_id_form(value) != KT_PUPIL_ID_INVALID)
             return 0;
         return kt_diag_set(d, KT_EINVAL,
                            "field '%s': neither a valid BSN (elfproef) nor a valid onderwijsnummer",

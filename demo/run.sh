@@ -26,6 +26,7 @@ cp keys-example/*.pub keys-example/*.key "$RUN/keys/"
 chmod 600 "$RUN"/keys/*.key # git does not keep file modes; keten refuses readable secrets
 cp demo/*.conf "$RUN/"
 cp -r policies "$RUN/policies"
+chmod -R go-w "$RUN/policies" # as for the keys: keten refuses policies others can change
 cd "$RUN"
 
 step "The three nodes of the example network"

@@ -23,6 +23,7 @@
 
 #include "keten/error.h"
 #include "keten/keys.h"
+#include "keten/record.h"
 
 #define KT_ENVELOPE_VERSION 0x01
 #define KT_PAYLOAD_VERSION 1          /* the payload's "v" */
@@ -106,6 +107,19 @@ int kt_envelope_peer_new(kt_envelope_peer_t **out, const kt_keys_t *me, const kt
                          kt_diag_t *d) KT_WUR;
 void kt_envelope_peer_destroy(kt_envelope_peer_t **p); /* idempotent, wipes */
 const kt_pubkey_t *kt_envelope_peer_public(const kt_envelope_peer_t *peer); /* borrowed: them */
+
+/*
+ * The pairwise pseudonym of a pupil for this pair of nodes (a policy rule
+ * with identifier = "pseudoniem" puts it on the wire instead of leerling_id):
+ *   k   = BLAKE2b-256(key = the pair's shared box key, "keten-pseudonym-v1")
+ *   out = "ps-" || base32(BLAKE2b-128(key = k, leerling_id))
+ * with lowercase RFC 4648 base32, no padding. Both nodes of a pair derive the
+ * same value; a third node, or the same pupil with another partner, gets an
+ * unlinkable one. leerling_id must be a BSN or onderwijsnummer (KT_EINVAL:
+ * pseudonymising a pseudonym is a caller's mistake).
+ */
+int kt_envelope_peer_pseudonym(char out[KT_PSEUDONYM_BYTES], const kt_envelope_peer_t *peer,
+                               const char *leerling_id) KT_WUR;
 
 /*
  * Seal a signed container to the peer. Refuses (KT_EAUTH / KT_EINVAL) a

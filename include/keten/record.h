@@ -28,6 +28,11 @@
 #define KT_RECORD_MAX_BYTES 8192 /* upper bound of a canonical record */
 #define KT_RECORD_NAME_MAX 64    /* longest type or field name */
 #define KT_LEERLING_ID_BYTES 9   /* BSN and onderwijsnummer: 9 digits */
+/* A pairwise pseudonym of leerling_id (kt_envelope_peer_pseudonym):
+ * "ps-" + 26 lowercase RFC 4648 base32 characters (128 bits, no padding). */
+#define KT_PSEUDONYM_PREFIX "ps-"
+#define KT_PSEUDONYM_CHARS 29 /* prefix + 26 */
+#define KT_PSEUDONYM_BYTES 30 /* with the NUL */
 
 typedef enum {
     KT_FIELD_ENUM,   /* one of the registry's codes */
@@ -35,8 +40,17 @@ typedef enum {
     KT_FIELD_DATE,   /* YYYY-MM-DD, a real calendar date */
     KT_FIELD_BOOL,   /* true / false */
     KT_FIELD_STRING, /* pattern-checked code string (brin, woongemeente, ...) */
-    KT_FIELD_PUPIL,  /* leerling_id: BSN (elfproef) or onderwijsnummer */
+    KT_FIELD_PUPIL,  /* leerling_id: BSN, onderwijsnummer or pairwise pseudonym */
 } kt_field_kind_t;
+
+/* The two forms a leerling_id takes: the number itself (BSN or
+ * onderwijsnummer) or a pairwise pseudonym; a policy rule says which one a
+ * partner sends and expects. */
+typedef enum {
+    KT_PUPIL_ID_INVALID = 0,
+    KT_PUPIL_ID_NUMBER = 1,
+    KT_PUPIL_ID_PSEUDONYM = 2,
+} kt_pupil_id_form_t;
 
 typedef struct kt_record kt_record_t;
 
@@ -57,6 +71,12 @@ int kt_record_is_name(const char *s);
 /* Identifier checks of DOMAIN.md §4.2 (exposed for signals and imports). */
 int kt_record_is_bsn(const char *s);             /* 9 digits, elfproef */
 int kt_record_is_onderwijsnummer(const char *s); /* 9 digits, starts 10, sum = 5 mod 11 */
+/* "ps-" + 26 of [a-z2-7], the last one canonical (its 2 unused bits zero). */
+int kt_record_is_pseudonym(const char *s);
+kt_pupil_id_form_t kt_record_pupil_id_form(const char *s); /* INVALID for NULL */
+/* The field every record of this type must hold besides leerling_id
+ * ("begindatum", "definitie", ...); NULL for an unknown type. */
+const char *kt_record_required_field(const char *type);
 
 /* A new, empty record of a known type. KT_EINVAL (with diag) for an unknown type. */
 int kt_record_new(kt_record_t **out, const char *type, kt_diag_t *d) KT_WUR;
