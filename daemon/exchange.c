@@ -536,6 +536,8 @@ static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const 
     uint8_t *bytes = NULL;
     size_t blen = 0;
     kt_out_state_t state = KT_OUT_QUEUED;
+    kt_outbox_meta_t meta = {NULL, 0};
+    uint8_t subject[KT_SUBJECT_BYTES];
     int rc;
 
     if ((rc = kt_record_decode(&r, rec, len, d)) != 0)
@@ -545,10 +547,12 @@ static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const 
         state = KT_OUT_HELD;
     else if (rc != 0)
         goto out;
-    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0)
+    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0 ||
+        (rc = kt_vault_subject(subject, x->vault, kt_record_leerling_id(r), d)) != 0)
         goto out;
+    meta.subject = subject;
     rc = kt_outbox_add(x->st, x->conf->keys, x->vault, id, to, kt_record_type(r), bytes, blen,
-                       state, now, d);
+                       state, &meta, now, d);
 out:
     if (bytes != NULL)
         kt_record_free_bytes(bytes, blen);

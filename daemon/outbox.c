@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "keten/outbox.h"
+#include "keten/subject.h"
 
 #define S_AD_PREFIX "outbox"
 #define S_AD_MAX (sizeof(S_AD_PREFIX) - 1 + KT_ENVELOPE_ID_BYTES + KT_NODE_ID_MAX)
@@ -76,19 +77,37 @@ static size_t s_ad(uint8_t out[S_AD_MAX], const uint8_t *id, const char *partner
     return p + KT_ENVELOPE_ID_BYTES + n;
 }
 
-static int s_unlock(const kt_vault_t *v, const uint8_t *id, const char *partner, const void *locked,
-                    size_t len, uint8_t **out, size_t *outlen, kt_diag_t *d)
+/* Opens a payload: version 1 under the node key (retractions), version 2
+ * under its pupil's key, which is gone once the pupil was forgotten. */
+static int s_unlock(kt_store_t *st, const kt_vault_t *v, const uint8_t *id, const char *partner,
+                    const uint8_t *subject, const void *locked, size_t len, uint8_t **out,
+                    size_t *outlen, kt_diag_t *d)
 {
     uint8_t ad[S_AD_MAX];
+    size_t adlen = s_ad(ad, id, partner);
     char hex[KT_ENVELOPE_ID_HEX];
+    kt_vault_key_t *k = NULL;
     int rc;
 
-    rc = kt_vault_unlock(out, outlen, locked, len, ad, s_ad(ad, id, partner), v, d);
+    if (len > 0 && ((const uint8_t *)locked)[0] == KT_VAULT_VERSION) {
+        rc = kt_vault_unlock(out, outlen, locked, len, ad, adlen, v, d);
+    } else if (subject == NULL) {
+        rc = kt_diag_set(d, KT_ENOENT, "the pupil's key is gone (forgotten)");
+    } else if ((rc = kt_subject_get_key(&k, st, v, subject, 0, d)) == 0) {
+        rc = kt_vault_unlock_subject(out, outlen, locked, len, ad, adlen, k, d);
+        kt_vault_key_destroy(&k);
+    }
     if (rc != 0) {
         kt_envelope_id_hex(hex, id);
         kt_diag_prefix(d, "outbox row %s to %s", hex, partner);
     }
     return rc;
+}
+
+/* The subject column at col, or NULL. */
+static const uint8_t *s_subject_col(kt_stmt_t *q, int col)
+{
+    return kt_stmt_column_bytes(q, col) == KT_SUBJECT_BYTES ? kt_stmt_column_blob(q, col) : NULL;
 }
 
 static int s_check_partner(const char *partner, kt_diag_t *d)
@@ -126,14 +145,17 @@ struct s_row {
     const uint8_t *locked;
     size_t locked_len;
     const uint8_t *digest;
+    const kt_outbox_meta_t *meta; /* subject, retention; NULL for none */
 };
 
 static int s_insert(kt_store_t *st, const struct s_row *w, int64_t now_ms, kt_diag_t *d)
 {
     static const char sql[] =
         "INSERT INTO outbox (id, partner, kind, ref, record_type, state, attempts, next_attempt,"
-        " payload, digest, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9,"
-        " ?10, ?10)";
+        " payload, digest, created, updated, subject, keep_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " 0, ?7, ?8, ?9, ?10, ?10, ?11, ?12)";
+    const uint8_t *subject = w->meta ? w->meta->subject : NULL;
+    int keep = w->meta ? w->meta->retention_days : 0;
     kt_stmt_t *q = NULL;
     int rc;
 
@@ -149,7 +171,10 @@ static int s_insert(kt_store_t *st, const struct s_row *w, int64_t now_ms, kt_di
                                         : kt_stmt_bind_null(q, 7)) == 0 &&
         (rc = kt_stmt_bind_blob(q, 8, w->locked, w->locked_len)) == 0 &&
         (rc = kt_stmt_bind_blob(q, 9, w->digest, 32)) == 0 &&
-        (rc = kt_stmt_bind_int64(q, 10, now_ms)) == 0)
+        (rc = kt_stmt_bind_int64(q, 10, now_ms)) == 0 &&
+        (rc = subject ? kt_stmt_bind_blob(q, 11, subject, KT_SUBJECT_BYTES)
+                      : kt_stmt_bind_null(q, 11)) == 0 &&
+        (rc = keep > 0 ? kt_stmt_bind_int64(q, 12, keep) : kt_stmt_bind_null(q, 12)) == 0)
         rc = s_run(q, d);
     kt_stmt_finalize(&q);
     if (rc == KT_EEXIST) {
@@ -161,14 +186,16 @@ static int s_insert(kt_store_t *st, const struct s_row *w, int64_t now_ms, kt_di
     return rc;
 }
 
-/* Signs a message of `kind` for `to`, and locks it for the row (id, to). */
-static int s_sign_lock(const kt_keys_t *keys, const kt_vault_t *v, kt_kind_t kind,
-                       const uint8_t *id, const char *to, const uint8_t *body, size_t body_len,
-                       int64_t now_ms, uint8_t **locked, size_t *locked_len, uint8_t digest[32],
-                       kt_diag_t *d)
+/* Signs a message of `kind` for `to`, and locks it for the row (id, to):
+ * under the pupil's key when there is a subject, else under the node key. */
+static int s_sign_lock(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v, kt_kind_t kind,
+                       const uint8_t *id, const char *to, const uint8_t *subject,
+                       const uint8_t *body, size_t body_len, int64_t now_ms, uint8_t **locked,
+                       size_t *locked_len, uint8_t digest[32], kt_diag_t *d)
 {
     uint8_t *signed_buf = NULL, ad[S_AD_MAX];
-    size_t signed_len = 0;
+    size_t signed_len = 0, adlen = s_ad(ad, id, to);
+    kt_vault_key_t *k = NULL;
     int rc;
 
     rc = kt_envelope_sign(&signed_buf, &signed_len, kind, id, (uint64_t)(now_ms / 1000), to, body,
@@ -176,15 +203,19 @@ static int s_sign_lock(const kt_keys_t *keys, const kt_vault_t *v, kt_kind_t kin
     if (rc != 0)
         return rc;
     kt_vault_digest(digest, signed_buf, signed_len);
-    rc = kt_vault_lock(locked, locked_len, signed_buf, signed_len, ad, s_ad(ad, id, to), v, d);
+    if (subject == NULL)
+        rc = kt_vault_lock(locked, locked_len, signed_buf, signed_len, ad, adlen, v, d);
+    else if ((rc = kt_subject_get_key(&k, st, v, subject, 1, d)) == 0)
+        rc = kt_vault_lock_subject(locked, locked_len, signed_buf, signed_len, ad, adlen, k, d);
+    kt_vault_key_destroy(&k);
     kt_envelope_free(signed_buf, signed_len);
     return rc;
 }
 
 int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                   const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *to, const char *record_type,
-                  const uint8_t *record, size_t record_len, kt_out_state_t state, int64_t now_ms,
-                  kt_diag_t *d)
+                  const uint8_t *record, size_t record_len, kt_out_state_t state,
+                  const kt_outbox_meta_t *meta, int64_t now_ms, kt_diag_t *d)
 {
     uint8_t *locked = NULL, digest[32];
     size_t locked_len = 0;
@@ -199,10 +230,11 @@ int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
         return kt_diag_set(d, KT_EINVAL, "time before 1970");
     if ((rc = s_check_partner(to, d)) != 0)
         return rc;
-    rc = s_sign_lock(keys, v, KT_KIND_RECORD, id, to, record, record_len, now_ms, &locked,
-                     &locked_len, digest, d);
+    rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, to, meta ? meta->subject : NULL, record,
+                     record_len, now_ms, &locked, &locked_len, digest, d);
     if (rc == 0) {
-        w = (struct s_row){id, to, "record", record_type, NULL, state, locked, locked_len, digest};
+        w = (struct s_row){id,     to,         "record", record_type, NULL, state,
+                           locked, locked_len, digest,   meta};
         rc = s_insert(st, &w, now_ms, d);
     }
     free(locked); /* ciphertext: nothing to wipe */
@@ -220,7 +252,8 @@ void kt_outbox_item_clear(kt_outbox_item_t *it)
 }
 
 /* Copies the due row at q's cursor into it, unlocking its payload. */
-static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, kt_diag_t *d)
+static int s_due_item(kt_store_t *st, kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it,
+                      kt_diag_t *d)
 {
     const uint8_t *id = kt_stmt_column_blob(q, 0);
     size_t idlen = kt_stmt_column_bytes(q, 0);
@@ -238,7 +271,8 @@ static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, k
     it->kind = strcmp(kt_stmt_column_text(q, 4) ? kt_stmt_column_text(q, 4) : "", "retract") == 0
                    ? KT_KIND_RETRACT
                    : KT_KIND_RECORD;
-    rc = s_unlock(v, it->id, it->partner, locked, locked_len, &it->signed_buf, &it->signed_len, d);
+    rc = s_unlock(st, v, it->id, it->partner, s_subject_col(q, 5), locked, locked_len,
+                  &it->signed_buf, &it->signed_len, d);
     if (rc != 0)
         kt_outbox_item_clear(it);
     return rc;
@@ -247,8 +281,8 @@ static int s_due_item(kt_stmt_t *q, const kt_vault_t *v, kt_outbox_item_t *it, k
 int kt_outbox_due(kt_store_t *st, const kt_vault_t *v, int64_t now_ms, const char *partner,
                   kt_outbox_item_t *items, size_t max, size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT id, partner, attempts, payload, kind FROM outbox WHERE "
-                              S_PENDING
+    static const char sql[] = "SELECT id, partner, attempts, payload, kind, subject FROM outbox"
+                              " WHERE " S_PENDING
                               " AND next_attempt <= ?1 AND (?2 IS NULL OR partner = ?2)"
                               " ORDER BY created, rowid LIMIT ?3";
     kt_stmt_t *q = NULL;
@@ -265,7 +299,7 @@ int kt_outbox_due(kt_store_t *st, const kt_vault_t *v, int64_t now_ms, const cha
         (rc = kt_stmt_bind_int64(q, 3, max > INT64_MAX ? INT64_MAX : (int64_t)max)) != 0)
         goto out;
     while (*n < max && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
-        if ((rc = s_due_item(q, v, &items[*n], d)) != 0)
+        if ((rc = s_due_item(st, q, v, &items[*n], d)) != 0)
             goto out;
         (*n)++;
     }
@@ -493,17 +527,36 @@ static int s_requeue(kt_store_t *st, const uint8_t *id, const char *partner,
     return rc;
 }
 
+static int s_row_subject(kt_store_t *st, const uint8_t *id, const char *partner,
+                         uint8_t subject[KT_SUBJECT_BYTES], int *has, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT subject FROM outbox WHERE id = ?1 AND partner = ?2";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *has = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW &&
+        s_subject_col(q, 0) != NULL) {
+        memcpy(subject, s_subject_col(q, 0), KT_SUBJECT_BYTES);
+        *has = 1;
+    }
+    kt_stmt_finalize(&q);
+    return rc < 0 ? rc : 0;
+}
+
 int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                       const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
                       const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
                       kt_diag_t *d)
 {
-    uint8_t *old = NULL, *locked = NULL, digest[32];
+    uint8_t *old = NULL, *locked = NULL, digest[32], subject[KT_SUBJECT_BYTES];
     size_t old_len = 0, locked_len = 0;
     char hex[KT_ENVELOPE_ID_HEX];
     kt_out_state_t state;
     kt_payload_t pl;
-    int attempts, rc;
+    int attempts, has_subject = 0, rc;
 
     if ((rc = s_row_state(st, id, partner, &state, &attempts, NULL, d)) != 0)
         return rc;
@@ -516,8 +569,10 @@ int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v
         goto out;
     if ((rc = kt_envelope_verify(&pl, old, old_len, kt_keys_public(keys), d)) != 0)
         goto out;
-    rc = s_sign_lock(keys, v, KT_KIND_RECORD, id, partner, pl.body, pl.body_len, now_ms, &locked,
-                     &locked_len, digest, d);
+    if ((rc = s_row_subject(st, id, partner, subject, &has_subject, d)) != 0)
+        goto out;
+    rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, partner, has_subject ? subject : NULL,
+                     pl.body, pl.body_len, now_ms, &locked, &locked_len, digest, d);
     if (rc == 0)
         rc = s_requeue(st, id, partner, locked, locked_len, digest, consent_id, now_ms, d);
 out:
@@ -554,11 +609,11 @@ static int s_add_retraction(kt_store_t *st, const kt_keys_t *keys, const kt_vaul
 
     kt_envelope_new_id(id);
     kt_retract_encode(body, ref);
-    rc = s_sign_lock(keys, v, KT_KIND_RETRACT, id, partner, body, sizeof(body), now_ms, &locked,
-                     &locked_len, digest, d);
+    rc = s_sign_lock(st, keys, v, KT_KIND_RETRACT, id, partner, NULL, body, sizeof(body), now_ms,
+                     &locked, &locked_len, digest, d);
     if (rc == 0) {
-        w = (struct s_row){id,  partner, "retract", record_type, ref, KT_OUT_QUEUED,
-                           locked, locked_len, digest};
+        w = (struct s_row){id,     partner,    "retract", record_type, ref, KT_OUT_QUEUED,
+                           locked, locked_len, digest,    NULL};
         rc = s_insert(st, &w, now_ms, d);
     }
     free(locked);
@@ -789,7 +844,7 @@ int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_out
 int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_ENVELOPE_ID_BYTES],
                      const char *partner, uint8_t **out, size_t *outlen, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT payload FROM outbox WHERE id = ?1 AND partner = ?2";
+    static const char sql[] = "SELECT payload, subject FROM outbox WHERE id = ?1 AND partner = ?2";
     char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     const void *locked;
@@ -809,7 +864,8 @@ int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_EN
         goto out;
     }
     locked = kt_stmt_column_blob(q, 0);
-    rc = s_unlock(v, id, partner, locked, kt_stmt_column_bytes(q, 0), out, outlen, d);
+    rc = s_unlock(st, v, id, partner, s_subject_col(q, 1), locked, kt_stmt_column_bytes(q, 0), out,
+                  outlen, d);
 out:
     kt_stmt_finalize(&q);
     return rc;

@@ -112,6 +112,7 @@ static const char s_schema_v1[] =
     " policy_version INTEGER,"
     " payload BLOB,"
     " digest BLOB CHECK (digest IS NULL OR length(digest) = 32),"
+    " keep_days INTEGER CHECK (keep_days IS NULL OR keep_days > 0),"
     " receipt BLOB,"
     " reason TEXT,"
     " created INTEGER NOT NULL,"

@@ -55,13 +55,20 @@ int kt_outbox_state_parse(const char *s, kt_out_state_t *out) KT_WUR;
  * scaled by a random factor in [0.5, 1] (jitter spreads a thundering herd). */
 int64_t kt_outbox_backoff_ms(int attempts, int64_t cap_ms);
 
+/* What a record row carries besides the record. */
+typedef struct kt_outbox_meta {
+    const uint8_t *subject; /* KT_SUBJECT_BYTES: the pupil; the payload is locked
+                               under their key (crypto-shredding). NULL: node key */
+    int retention_days;     /* the send rule's retention, counted from delivery; 0: none */
+} kt_outbox_meta_t;
+
 /* Inside an open transaction: sign `record` (canonical CBOR of type
  * record_type) for `to` under `id`, created `now_ms`/1000, lock it and insert
- * it as queued (or held). KT_EEXIST if (id, to) exists. */
+ * it as queued (or held). KT_EEXIST if (id, to) exists. meta may be NULL. */
 int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                   const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *to, const char *record_type,
-                  const uint8_t *record, size_t record_len, kt_out_state_t state, int64_t now_ms,
-                  kt_diag_t *d) KT_WUR;
+                  const uint8_t *record, size_t record_len, kt_out_state_t state,
+                  const kt_outbox_meta_t *meta, int64_t now_ms, kt_diag_t *d) KT_WUR;
 
 /* A row due for (re)sending, with its signed record unlocked. */
 typedef struct kt_outbox_item {

@@ -26,6 +26,8 @@ struct fx {
     kt_store_t *st;
     uint8_t *rec;
     size_t rec_len;
+    uint8_t subject[KT_SUBJECT_BYTES];
+    kt_outbox_meta_t meta; /* the fixture's pupil: payloads under their own key */
 };
 
 static int s_setup(void **state)
@@ -41,8 +43,11 @@ static int s_setup(void **state)
         kt_record_new(&r, "thuiszitter", &d) != 0 ||
         kt_record_set_text(r, "leerling_id", BSN, &d) != 0 ||
         kt_record_set_text(r, "definitie", "breed", &d) != 0 ||
-        kt_record_encode(r, &f->rec, &f->rec_len, &d) != 0)
+        kt_record_encode(r, &f->rec, &f->rec_len, &d) != 0 ||
+        kt_vault_subject(f->subject, f->v, BSN, &d) != 0)
         return -1;
+    f->meta.subject = f->subject;
+    f->meta.retention_days = 30;
     kt_record_destroy(&r);
     *state = f;
     return 0;
@@ -77,7 +82,7 @@ static void add(struct fx *f, int n, const char *to, kt_out_state_t state, int64
     s_id(id, n);
     assert_int_equal(kt_store_begin(f->st, &d), 0);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, to, "thuiszitter", f->rec, f->rec_len,
-                                   state, now, &d),
+                                   state, &f->meta, now, &d),
                      0);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
 }
@@ -224,12 +229,12 @@ static void test_add_due_send(void **state)
     /* the same (id, partner) twice is refused; another partner is another row */
     assert_int_equal(kt_store_begin(f->st, &d), 0);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "swv-b", "thuiszitter", f->rec,
-                                   f->rec_len, KT_OUT_QUEUED, T0, &d),
+                                   f->rec_len, KT_OUT_QUEUED, NULL, T0, &d),
                      KT_EEXIST);
     assert_string_equal(d.msg, "record a0000000000000000000000000000001 is already in the outbox "
                                "for swv-b");
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "gemeente-c", "thuiszitter", f->rec,
-                                   f->rec_len, KT_OUT_QUEUED, T0, &d),
+                                   f->rec_len, KT_OUT_QUEUED, NULL, T0, &d),
                      0);
     kt_store_rollback(f->st);
 }
@@ -244,16 +249,16 @@ static void test_add_refuses(void **state)
     s_id(id, 2);
     assert_int_equal(kt_store_begin(f->st, &d), 0);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "Bad Partner", "thuiszitter", f->rec,
-                                   f->rec_len, KT_OUT_QUEUED, T0, &d),
+                                   f->rec_len, KT_OUT_QUEUED, NULL, T0, &d),
                      KT_EINVAL);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "swv-b", "thuiszitter", f->rec,
-                                   f->rec_len, KT_OUT_SENT, T0, &d),
+                                   f->rec_len, KT_OUT_SENT, NULL, T0, &d),
                      KT_EINVAL);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "swv-b", "Thuis zitter", f->rec,
-                                   f->rec_len, KT_OUT_QUEUED, T0, &d),
+                                   f->rec_len, KT_OUT_QUEUED, NULL, T0, &d),
                      KT_EINVAL);
     assert_int_equal(kt_outbox_add(f->st, f->me, f->v, id, "swv-b", "thuiszitter",
-                                   (const uint8_t *)"\xff", 1, KT_OUT_QUEUED, T0, &d),
+                                   (const uint8_t *)"\xff", 1, KT_OUT_QUEUED, NULL, T0, &d),
                      KT_EMALFORMED);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
     assert_int_equal(kt_outbox_counts(f->st, counts, &d), 0);
@@ -608,7 +613,8 @@ static void test_signed_and_at_rest(void **state)
 
         assert_non_null(b);
         assert_true(n > KT_VAULT_OVERHEAD_BYTES + f->rec_len);
-        assert_int_equal(((const uint8_t *)b)[0], KT_VAULT_VERSION);
+        /* under the pupil's own key: forgetting it shreds every copy */
+        assert_int_equal(((const uint8_t *)b)[0], KT_VAULT_SUBJECT_VERSION);
         assert_null(memmem(b, n, BSN, 9));
         assert_null(memmem(b, n, "breed", 5));
         assert_int_equal(kt_stmt_column_bytes(q, 1), 32);
@@ -651,7 +657,7 @@ static void test_file_has_no_plaintext(void **state)
     s_id(id, 40);
     assert_int_equal(kt_store_begin(st, &d), 0);
     assert_int_equal(kt_outbox_add(st, f->me, f->v, id, "swv-b", "thuiszitter", f->rec, f->rec_len,
-                                   KT_OUT_QUEUED, T0, &d),
+                                   KT_OUT_QUEUED, NULL, T0, &d),
                      0);
     assert_int_equal(kt_store_commit(st, &d), 0);
     for (i = 0; i < 3; i++) {
@@ -815,6 +821,31 @@ static void test_retract_consent(void **state)
     }
 }
 
+/* Forgetting the pupil's key makes every payload of theirs unreadable. */
+static void test_shredded(void **state)
+{
+    struct fx *f = *state;
+    uint8_t id[KT_ENVELOPE_ID_BYTES], *out = NULL;
+    kt_outbox_item_t items[2];
+    size_t len = 0;
+    kt_diag_t d;
+
+    add(f, 60, "swv-b", KT_OUT_QUEUED, T0);
+    s_id(id, 60);
+    assert_int_equal(kt_outbox_signed(f->st, f->v, id, "swv-b", &out, &len, &d), 0);
+    kt_vault_free(out, len);
+    assert_int_equal(kt_store_exec(f->st, "DELETE FROM subject_keys", &d), 0);
+    assert_int_not_equal(kt_outbox_signed(f->st, f->v, id, "swv-b", &out, &len, &d), 0);
+    assert_null(out);
+    assert_non_null(strstr(d.msg, "outbox row a000000000000000000000000000003c to swv-b"));
+    {
+        size_t n = 99;
+
+        assert_int_not_equal(kt_outbox_due(f->st, f->v, T0, NULL, items, 2, &n, &d), 0);
+        assert_int_equal(n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -832,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup(test_list_counts_get, s_fresh),
         cmocka_unit_test_setup(test_signed_and_at_rest, s_fresh),
         cmocka_unit_test_setup(test_release, s_fresh),
+        cmocka_unit_test_setup(test_shredded, s_fresh),
         cmocka_unit_test_setup(test_retract_consent, s_fresh),
         cmocka_unit_test(test_file_has_no_plaintext),
     };
