@@ -23,10 +23,14 @@ struct s_batch {
 static void s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: %s submit [-s PATH] --to PARTNER [--to PARTNER ...] FILE|-\n\n"
-            "Hands JSON records (one object, or JSON Lines) to ketend for the partners\n"
-            "named. Returns once they are committed durably and prints one record id\n"
-            "per record. Nothing is submitted if any record is invalid.\n",
+            "usage: %s submit [-s PATH] [--to PARTNER ...] FILE|-\n\n"
+            "Hands JSON records (one object, or JSON Lines) to ketend. Without --to, each\n"
+            "record goes to every partner whose policy has a send rule for its type; with\n"
+            "--to, to the partners named. Per recipient the policy strips the fields it\n"
+            "does not allow and holds records that need consent until it is given.\n"
+            "Returns once everything is committed durably and prints one record id per\n"
+            "record; what happened per recipient goes to standard error. Nothing is\n"
+            "submitted if any record is invalid or refused.\n",
             kt_progname);
 }
 
@@ -80,6 +84,25 @@ static int s_read(const char *path, struct s_batch *b)
     return rc;
 }
 
+/* Per recipient, on stderr so stdout stays one id per record. */
+static void s_print_copies(const json_t *copies)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(copies); i++) {
+        const json_t *c = json_array_get(copies, i);
+        const char *state = json_string_value(json_object_get(c, "state"));
+        const char *stripped = json_string_value(json_object_get(c, "stripped"));
+
+        fprintf(stderr, "%s: record %s to %s: %s%s%s%s\n", kt_progname,
+                json_string_value(json_object_get(c, "id")),
+                json_string_value(json_object_get(c, "partner")), state,
+                state && strcmp(state, "held") == 0 ? " until consent is given" : "",
+                stripped && stripped[0] ? "; not sent, the policy does not allow: " : "",
+                stripped && stripped[0] ? stripped : "");
+    }
+}
+
 int cmd_submit(int argc, char **argv)
 {
     kt_ctl_opts_t o = {0};
@@ -116,19 +139,23 @@ int cmd_submit(int argc, char **argv)
             goto out;
         }
     }
-    if (file == NULL || json_array_size(to) == 0) {
+    if (file == NULL) {
         s_usage(stderr);
         goto out;
     }
     rc = KT_EXIT_ERR;
     if (s_read(file, &b) != 0)
         goto out;
-    req = json_pack("{s:s,s:O,s:O}", "cmd", "submit", "to", to, "records", b.records);
+    if (json_array_size(to) > 0)
+        req = json_pack("{s:s,s:O,s:O}", "cmd", "submit", "to", to, "records", b.records);
+    else
+        req = json_pack("{s:s,s:O}", "cmd", "submit", "records", b.records);
     if (req == NULL || kt_ctl_run(&o, req, &reply) != KT_EXIT_OK)
         goto out;
     ids = json_object_get(reply, "ids");
     for (k = 0; k < json_array_size(ids); k++)
         printf("%s\n", json_string_value(json_array_get(ids, k)));
+    s_print_copies(json_object_get(reply, "copies"));
     rc = KT_EXIT_OK;
 out:
     json_decref(reply);

@@ -26,6 +26,28 @@ static void s_reply_time(kt_ctl_reply_t *rep, const char *key, int64_t ms)
 
 /* ---- submit ---- */
 
+/* Where each record went: one entry per recipient. */
+static void s_reply_copies(kt_ctl_reply_t *rep, uint8_t (*ids)[KT_ENVELOPE_ID_BYTES],
+                           const kt_exchange_copies_t *copies)
+{
+    size_t i;
+
+    kt_ctl_reply_begin_array(rep, "copies");
+    for (i = 0; i < copies->n; i++) {
+        const kt_exchange_copy_t *cp = &copies->copy[i];
+        char hex[KT_ENVELOPE_ID_HEX];
+
+        kt_envelope_id_hex(hex, ids[cp->record]);
+        kt_ctl_reply_begin_object(rep, NULL);
+        kt_ctl_reply_str(rep, "id", hex);
+        kt_ctl_reply_str(rep, "partner", cp->partner);
+        kt_ctl_reply_str(rep, "state", kt_outbox_state_name(cp->state));
+        kt_ctl_reply_str(rep, "stripped", cp->stripped);
+        kt_ctl_reply_end_object(rep);
+    }
+    kt_ctl_reply_end_array(rep);
+}
+
 static void s_free_records(uint8_t **recs, size_t *lens, size_t n)
 {
     size_t i;
@@ -43,14 +65,17 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     const char **to = NULL, **b64 = NULL;
     size_t nto = 0, n = 0, i;
     uint8_t **recs = NULL, (*ids)[KT_ENVELOPE_ID_BYTES] = NULL;
+    kt_exchange_copies_t copies = {NULL, 0};
     size_t *lens = NULL;
     kt_diag_t d = {{0}};
     int rc;
 
     (void)who;
-    if (kt_ctl_req_strv(req, "to", &to, &nto) != 0 || kt_ctl_req_strv(req, "records", &b64, &n) != 0) {
+    if ((kt_ctl_req_has(req, "to") && kt_ctl_req_strv(req, "to", &to, &nto) != 0) ||
+        kt_ctl_req_strv(req, "records", &b64, &n) != 0) {
         rc = kt_ctl_reply_error(rep, KT_EMALFORMED,
-                                "submit needs \"to\" and \"records\" as arrays of strings");
+                                "submit needs \"records\" (and optionally \"to\") as arrays of "
+                                "strings");
         goto out;
     }
     if (n == 0 || n > KT_EXCHANGE_SUBMIT_MAX) {
@@ -70,9 +95,12 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
             rc = kt_ctl_reply_error(rep, KT_EMALFORMED, "record %zu: not base64", i + 1);
             goto out;
         }
-    rc = kt_exchange_submit(c->x, to, nto, (const uint8_t *const *)recs, lens, n, ids, &d);
+    rc = kt_exchange_submit(c->x, to, nto, (const uint8_t *const *)recs, lens, n, ids, &copies,
+                            &d);
     if (rc != 0) {
-        rc = kt_ctl_reply_error(rep, rc, "%s", d.msg);
+        /* a policy refusal is about the records, not about the caller's
+         * rights: "invalid", so ketenctl does not call it permission denied */
+        rc = kt_ctl_reply_error(rep, rc == KT_EDENIED ? KT_EINVAL : rc, "%s", d.msg);
         goto out;
     }
     kt_ctl_reply_begin_array(rep, "ids");
@@ -83,6 +111,8 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
         kt_ctl_reply_str(rep, NULL, hex);
     }
     kt_ctl_reply_end_array(rep);
+    s_reply_copies(rep, ids, &copies);
+    kt_exchange_copies_free(&copies);
 out:
     if (recs != NULL)
         s_free_records(recs, lens, n);
@@ -351,6 +381,28 @@ out:
     return rc;
 }
 
+/* ---- purge ---- */
+
+static int s_purge(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *req,
+                   kt_ctl_reply_t *rep)
+{
+    kt_commands_t *c = ctx;
+    kt_exchange_purge_t r;
+    kt_diag_t d = {{0}};
+    int rc;
+
+    (void)who;
+    (void)req;
+    if ((rc = kt_exchange_purge(c->x, &r, &d)) != 0)
+        return kt_ctl_reply_error(rep, rc, "%s", d.msg);
+    kt_ctl_reply_int(rep, "retractions", (int64_t)r.retractions);
+    kt_ctl_reply_int(rep, "inbox", (int64_t)r.inbox);
+    kt_ctl_reply_int(rep, "outbox", (int64_t)r.outbox);
+    kt_ctl_reply_int(rep, "consents", (int64_t)r.consents);
+    kt_ctl_reply_int(rep, "subjects", (int64_t)r.subjects);
+    return 0;
+}
+
 /* ---- registration ---- */
 
 int kt_commands_register(kt_control_t *ctl, kt_commands_t *c)
@@ -366,6 +418,7 @@ int kt_commands_register(kt_control_t *ctl, kt_commands_t *c)
         {"outbox", KT_ROLE_OPERATOR, s_outbox},
         {"inbox", KT_ROLE_OPERATOR, s_inbox},
         {"show", KT_ROLE_OPERATOR, s_show},
+        {"purge", KT_ROLE_OPERATOR, s_purge},
     };
     size_t i;
     int rc;

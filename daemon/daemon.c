@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "keten/commands.h"
+#include "keten/commands_consent.h"
 #include "keten/control.h"
+#include "keten/enforce.h"
 #include "keten/daemon.h"
 #include "keten/exchange.h"
-#include "keten/hook.h"
 #include "keten/log.h"
 
 struct kt_daemon {
@@ -33,6 +34,9 @@ struct kt_daemon {
     kt_exchange_t *x;
     kt_control_t *ctl;
     kt_commands_t cmds;
+    kt_commands_consent_t consent;
+    kt_policy_set_t *policies; /* in force; a reload swaps it only if the new one loads */
+    kt_enforce_t enforce;
     int sig[2]; /* self-pipe: handler writes the signal number */
     int handlers;
 };
@@ -176,6 +180,43 @@ static int s_access_pair(const kt_conf_t *c, kt_access_list_t *ops, kt_access_li
     return 0;
 }
 
+/* Loads the policy directory of c; every error is logged. */
+static int s_policies_load(const kt_conf_t *c, kt_policy_set_t **out)
+{
+    kt_conf_errors_t errs = {0};
+    kt_policy_roles_t roles;
+    int rc;
+
+    kt_policy_roles_from_conf(&roles, c);
+    if ((rc = kt_policy_load(out, c->policies_dir, &roles, &errs)) != 0)
+        s_print_errors(&errs, 1);
+    kt_conf_errors_free(&errs);
+    return rc;
+}
+
+/* After a consent decision: held records may go now, or sent ones must be
+ * taken back. Failures are logged; the purge job and the next grant retry. */
+static void s_consent_granted(void *ctx, const uint8_t id[KT_CONSENT_ID_BYTES])
+{
+    kt_daemon_t *dm = ctx;
+    kt_diag_t d = {{0}};
+    size_t n = 0;
+
+    (void)id;
+    if (kt_exchange_release_held(dm->x, &n, &d) != 0)
+        kt_log_warnx("releasing held records: %s", d.msg);
+}
+
+static void s_consent_withdrawn(void *ctx, const uint8_t id[KT_CONSENT_ID_BYTES])
+{
+    kt_daemon_t *dm = ctx;
+    kt_diag_t d = {{0}};
+    size_t n = 0;
+
+    if (kt_exchange_retract_consent(dm->x, id, &n, &d) != 0)
+        kt_log_warnx("retracting records: %s", d.msg);
+}
+
 /* The network side and the control socket. */
 static int s_services_start(kt_daemon_t *dm)
 {
@@ -183,10 +224,16 @@ static int s_services_start(kt_daemon_t *dm)
     kt_diag_t d = {{0}};
     int rc;
 
-    if ((rc = kt_exchange_new(&dm->x, dm->conf, dm->store, kt_hook_addressed(), &d)) != 0) {
+    if ((rc = s_policies_load(dm->conf, &dm->policies)) != 0)
+        return rc;
+    kt_enforce_init(&dm->enforce, (const kt_policy_set_t *const *)&dm->policies, dm->store);
+    if ((rc = kt_exchange_new(&dm->x, dm->conf, dm->store, &dm->enforce.hook, &d)) != 0) {
         kt_log_warnx("%s: %s", dm->conf->listen, d.msg);
         return rc;
     }
+    dm->enforce.vault = kt_exchange_vault(dm->x);
+    dm->enforce.pseudonym = kt_exchange_pseudonym;
+    dm->enforce.pseudonym_ctx = dm->x;
     memset(&opts, 0, sizeof(opts));
     opts.socket_group = (gid_t)-1;
     if ((rc = s_access_pair(dm->conf, &opts.operators, &opts.auditors)) != 0)
@@ -202,6 +249,12 @@ static int s_services_start(kt_daemon_t *dm)
     dm->cmds.st = dm->store;
     dm->cmds.conf = (const kt_conf_t *const *)&dm->conf;
     if ((rc = kt_commands_register(dm->ctl, &dm->cmds)) != 0)
+        return rc;
+    dm->consent.cmds = &dm->cmds;
+    dm->consent.events.granted = s_consent_granted;
+    dm->consent.events.withdrawn = s_consent_withdrawn;
+    dm->consent.events.ctx = dm;
+    if ((rc = kt_commands_consent_register(dm->ctl, &dm->consent)) != 0)
         return rc;
     if ((rc = kt_control_listen(dm->ctl, dm->conf->control_path, &d)) != 0) {
         kt_log_warnx("%s", d.msg);
@@ -280,14 +333,28 @@ static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
     kt_diag_t d = {{0}};
     int rc;
 
+    kt_policy_set_t *np = NULL;
+
+    if ((rc = s_policies_load(nc, &np)) != 0) {
+        kt_log_warnx("%s: reload failed: the policies in %s do not load; keeping the running "
+                     "configuration and policies",
+                     nc->path, nc->policies_dir);
+        return rc;
+    }
     nc->keys = dm->conf->keys;
     dm->conf->keys = same;
     if ((rc = kt_exchange_set_conf(dm->x, nc, &d)) != 0) {
+        kt_policy_set_destroy(&np);
         dm->conf->keys = nc->keys;
         nc->keys = same;
         kt_log_warnx("%s: reload failed: %s; keeping the running configuration", nc->path, d.msg);
         return rc;
     }
+    kt_policy_set_destroy(&dm->policies);
+    dm->policies = np;
+    kt_log_info("policies loaded: %zu partner%s, %zu rule%s", kt_policy_set_partner_count(np),
+                kt_policy_set_partner_count(np) == 1 ? "" : "s", kt_policy_set_rule_count(np),
+                kt_policy_set_rule_count(np) == 1 ? "" : "s");
     if (s_access_pair(nc, &ops, &auds) == 0) {
         if (kt_control_set_access(dm->ctl, &ops, &auds) != 0)
             kt_log_warnx("access lists not updated: out of memory");
@@ -384,6 +451,7 @@ void kt_daemon_destroy(kt_daemon_t **p)
     s_signals_restore(dm);
     kt_control_destroy(&dm->ctl);
     kt_exchange_destroy(&dm->x);
+    kt_policy_set_destroy(&dm->policies);
     kt_store_close(&dm->store);
     kt_conf_destroy(&dm->conf);
     free(dm->conf_path);

@@ -9,19 +9,22 @@
  * loops between nodes), and never log a record's contents: ids, node ids and
  * codes only.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "keten/consent.h"
 #include "keten/exchange.h"
 #include "keten/inbox.h"
 #include "keten/log.h"
 #include "keten/outbox.h"
 #include "keten/receipt.h"
 #include "keten/record.h"
+#include "keten/subject.h"
 #include "keten/transport.h"
 
-#define S_SEEN_EXPIRY_MS 60000 /* how often old seen ids are dropped */
+#define S_SEEN_EXPIRY_MS 60000 /* how often the purge job runs */
 
 struct s_peer {
     char id[KT_NODE_ID_MAX + 1];
@@ -455,19 +458,70 @@ static void s_pump(kt_exchange_t *x)
         kt_log_debug("sent %zu record%s", sent, sent == 1 ? "" : "s");
 }
 
-static void s_expire(kt_exchange_t *x)
+/* Ended consents take back what they let out. */
+static int s_expire_consents(kt_exchange_t *x, const char *date, size_t *retractions,
+                             kt_diag_t *d)
 {
+    uint8_t(*ids)[KT_CONSENT_ID_BYTES] = NULL;
+    size_t n = 0, i, k;
+    int rc;
+
+    *retractions = 0;
+    if ((rc = kt_consent_expire(x->st, date, &ids, &n, d)) != 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++) {
+        rc = kt_outbox_retract_consent(x->st, x->conf->keys, x->vault, ids[i], s_now_ms(), &k, d);
+        *retractions += k;
+    }
+    free(ids);
+    return rc;
+}
+
+int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
+{
+    char date[KT_DATE_BYTES];
+    int64_t now = s_now_ms();
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    kt_consent_today(date);
+    if ((rc = kt_store_begin(x->st, d)) != 0)
+        return rc;
+    if ((rc = s_expire_consents(x, date, &r->retractions, d)) != 0 ||
+        (rc = kt_inbox_purge_expired(x->st, now, &r->inbox, d)) != 0 ||
+        (rc = kt_outbox_purge_expired(x->st, now, &r->outbox, d)) != 0 ||
+        (rc = kt_consent_purge(x->st, date, &r->consents, d)) != 0 ||
+        (rc = kt_inbox_expire_seen(x->st, now, d)) != 0 ||
+        (rc = kt_subject_forget_unused(x->st, &r->subjects, d)) != 0 ||
+        (rc = kt_store_commit(x->st, d)) != 0) {
+        kt_store_rollback(x->st);
+        return rc;
+    }
+    /* Deleted pages are zeroed (secure_delete); the WAL still holds the old
+     * ones until it is checkpointed and truncated. */
+    if (r->inbox + r->outbox + r->consents + r->subjects > 0 &&
+        (rc = kt_store_checkpoint_truncate(x->st, d)) != 0)
+        return rc;
+    if (r->retractions + r->inbox + r->outbox + r->consents + r->subjects > 0)
+        kt_log_info("purge: %zu retraction%s queued; deleted %zu received and %zu sent "
+                    "record%s, %zu ended consent%s; forgot %zu pupil key%s",
+                    r->retractions, r->retractions == 1 ? "" : "s", r->inbox, r->outbox,
+                    r->outbox == 1 ? "" : "s", r->consents, r->consents == 1 ? "" : "s",
+                    r->subjects, r->subjects == 1 ? "" : "s");
+    return 0;
+}
+
+static void s_housekeeping(kt_exchange_t *x)
+{
+    kt_exchange_purge_t r;
     int64_t now = s_now_ms();
     kt_diag_t d = {{0}};
 
     if (now < x->next_expiry_ms)
         return;
     x->next_expiry_ms = now + S_SEEN_EXPIRY_MS;
-    if (kt_store_begin(x->st, &d) != 0 || kt_inbox_expire_seen(x->st, now, &d) != 0 ||
-        kt_store_commit(x->st, &d) != 0) {
-        kt_store_rollback(x->st);
-        kt_log_warnx("seen ids not expired: %s", d.msg);
-    }
+    if (kt_exchange_purge(x, &r, &d) != 0)
+        kt_log_warnx("purge: %s", d.msg);
 }
 
 /* How long the loop may sleep: until the next outbox row is due. */
@@ -500,7 +554,7 @@ int kt_exchange_poll(kt_exchange_t *x, int timeout_ms, struct pollfd *fds, size_
         s_items_clear(items, n);
     }
     s_pump(x);
-    s_expire(x);
+    s_housekeeping(x);
     return 0;
 }
 
@@ -510,8 +564,6 @@ static int s_check_to(const kt_exchange_t *x, const char *const *to, size_t nto,
 {
     size_t i, j;
 
-    if (nto == 0)
-        return kt_diag_set(d, KT_EINVAL, "no recipients: name at least one partner with --to");
     for (i = 0; i < nto; i++) {
         if (!kt_keys_valid_id(to[i]))
             return kt_diag_set(d, KT_EINVAL, "recipient %zu is not a node id ([a-z0-9-]{1,64})",
@@ -528,31 +580,38 @@ static int s_check_to(const kt_exchange_t *x, const char *const *to, size_t nto,
     return 0;
 }
 
-/* One record for one recipient, as the outgoing hook allows it. */
+/* One record for one recipient, as the outgoing hook decides: queued, held
+ * (waiting for consent) or refused (the whole submission fails). */
 static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const uint8_t *rec,
-                     size_t len, int64_t now, kt_diag_t *d)
+                     size_t len, const char *date, int64_t now, kt_exchange_copy_t *copy,
+                     kt_diag_t *d)
 {
     kt_record_t *r = NULL;
     uint8_t *bytes = NULL;
     size_t blen = 0;
-    kt_out_state_t state = KT_OUT_QUEUED;
-    kt_outbox_meta_t meta = {NULL, 0};
-    uint8_t subject[KT_SUBJECT_BYTES];
+    kt_hook_decision_t dec;
+    kt_outbox_meta_t meta;
     int rc;
 
+    memset(&dec, 0, sizeof(dec));
     if ((rc = kt_record_decode(&r, rec, len, d)) != 0)
         goto out;
-    rc = x->hook->outgoing(x->hook->ctx, to, r, d);
-    if (rc == KT_ENOCONSENT)
-        state = KT_OUT_HELD;
-    else if (rc != 0)
+    rc = x->hook->outgoing(x->hook->ctx, to, r, date, &dec, d);
+    copy->state = rc == KT_ENOCONSENT ? KT_OUT_HELD : KT_OUT_QUEUED;
+    if (rc != 0 && rc != KT_ENOCONSENT)
         goto out;
-    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0 ||
-        (rc = kt_vault_subject(subject, x->vault, kt_record_leerling_id(r), d)) != 0)
+    if (!dec.has_subject &&
+        (rc = kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), d)) != 0)
         goto out;
-    meta.subject = subject;
+    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0)
+        goto out;
+    meta.subject = dec.subject;
+    meta.retention_days = dec.retention_days;
     rc = kt_outbox_add(x->st, x->conf->keys, x->vault, id, to, kt_record_type(r), bytes, blen,
-                       state, &meta, now, d);
+                       copy->state, &meta, now, d);
+    if (rc == 0 && dec.has_consent)
+        rc = kt_outbox_set_consent(x->st, id, to, dec.consent_id, d);
+    memcpy(copy->stripped, dec.stripped, sizeof(copy->stripped));
 out:
     if (bytes != NULL)
         kt_record_free_bytes(bytes, blen);
@@ -560,36 +619,182 @@ out:
     return rc;
 }
 
+/* The recipients of record i: the named ones, or the policy's fan-out. */
+static size_t s_recipients(kt_exchange_t *x, const char *const *to, size_t nto,
+                           const uint8_t *rec, size_t len, const char *date, const char **out,
+                           kt_diag_t *d)
+{
+    kt_record_t *r = NULL;
+    size_t n;
+
+    if (nto > 0) {
+        memcpy(out, to, nto * sizeof(*out));
+        return nto;
+    }
+    if (kt_record_decode(&r, rec, len, d) != 0)
+        return 0;
+    n = x->hook->recipients(x->hook->ctx, r, date, out, KT_EXCHANGE_FANOUT_MAX);
+    if (n == 0)
+        kt_diag_set(d, KT_EDENIED,
+                    "no partner's policy has a send rule for %s on %s (ketenctl policy explain)",
+                    kt_record_type(r), date);
+    kt_record_destroy(&r);
+    return n > KT_EXCHANGE_FANOUT_MAX ? KT_EXCHANGE_FANOUT_MAX : n;
+}
+
+static void s_log_copy(const uint8_t *id, const kt_exchange_copy_t *c)
+{
+    char hex[KT_ENVELOPE_ID_HEX];
+
+    kt_envelope_id_hex(hex, id);
+    if (c->stripped[0] != '\0')
+        kt_log_info("record %s to %s: %s, fields stripped by policy: %s", hex, c->partner,
+                    kt_outbox_state_name(c->state), c->stripped);
+    else
+        kt_log_info("record %s to %s: %s", hex, c->partner, kt_outbox_state_name(c->state));
+}
+
 int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
                        const uint8_t *const *records, const size_t *lens, size_t n,
-                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_diag_t *d)
+                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
+                       kt_diag_t *d)
 {
+    const char *rcpt[KT_EXCHANGE_FANOUT_MAX];
     int64_t now = s_now_ms();
-    size_t i, j;
+    char date[KT_DATE_BYTES];
+    size_t i, j, k, m;
     int rc;
 
+    memset(copies, 0, sizeof(*copies));
     if ((rc = s_check_to(x, to, nto, d)) != 0)
         return rc;
     if (n == 0 || n > KT_EXCHANGE_SUBMIT_MAX)
         return kt_diag_set(d, KT_EINVAL, "a submission holds 1 to %d records",
                            KT_EXCHANGE_SUBMIT_MAX);
+    kt_consent_today(date);
+    if ((copies->copy = calloc(n * KT_EXCHANGE_FANOUT_MAX, sizeof(*copies->copy))) == NULL)
+        return kt_diag_set(d, KT_ENOMEM, "out of memory");
     if ((rc = kt_store_begin(x->st, d)) != 0)
-        return rc;
+        goto fail;
     for (i = 0; i < n; i++) {
         kt_envelope_new_id(ids[i]);
-        for (j = 0; j < nto; j++)
-            if ((rc = s_add_one(x, ids[i], to[j], records[i], lens[i], now, d)) != 0) {
-                kt_diag_prefix(d, "record %zu", i + 1);
-                kt_store_rollback(x->st);
-                return rc;
-            }
+        if ((m = s_recipients(x, to, nto, records[i], lens[i], date, rcpt, d)) == 0) {
+            rc = KT_EDENIED;
+            goto record_fail;
+        }
+        for (j = 0; j < m; j++) {
+            kt_exchange_copy_t *c = &copies->copy[copies->n];
+
+            c->record = i;
+            snprintf(c->partner, sizeof(c->partner), "%s", rcpt[j]);
+            if ((rc = s_add_one(x, ids[i], rcpt[j], records[i], lens[i], date, now, c, d)) != 0)
+                goto record_fail;
+            copies->n++;
+        }
     }
-    if ((rc = kt_store_commit(x->st, d)) != 0) {
+    if ((rc = kt_store_commit(x->st, d)) != 0)
+        goto fail;
+    for (k = 0; k < copies->n; k++)
+        s_log_copy(ids[copies->copy[k].record], &copies->copy[k]);
+    kt_log_info("accepted %zu record%s, %zu cop%s", n, n == 1 ? "" : "s", copies->n,
+                copies->n == 1 ? "y" : "ies");
+    return 0;
+record_fail:
+    kt_diag_prefix(d, "record %zu", i + 1);
+fail:
+    kt_store_rollback(x->st);
+    kt_exchange_copies_free(copies);
+    return rc;
+}
+
+void kt_exchange_copies_free(kt_exchange_copies_t *c)
+{
+    free(c->copy);
+    memset(c, 0, sizeof(*c));
+}
+
+/* ---- consent: release, retraction, expiry ---- */
+
+/* A held row: may it go now? 0 and the consent when it may. */
+static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const char *date,
+                         int64_t now, kt_diag_t *d)
+{
+    kt_hook_decision_t dec;
+    kt_record_t *r = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    kt_payload_t pl;
+    int rc;
+
+    memset(&dec, 0, sizeof(dec));
+    if ((rc = kt_outbox_signed(x->st, x->vault, row->id, row->partner, &buf, &len, d)) != 0 ||
+        (rc = kt_envelope_verify(&pl, buf, len, kt_keys_public(x->conf->keys), d)) != 0 ||
+        (rc = kt_record_decode(&r, pl.body, pl.body_len, d)) != 0)
+        goto out;
+    rc = x->hook->outgoing(x->hook->ctx, row->partner, r, date, &dec, d);
+    if (rc == 0)
+        rc = kt_outbox_release(x->st, x->conf->keys, x->vault, row->id, row->partner,
+                               dec.has_consent ? dec.consent_id : NULL, now, d);
+out:
+    kt_record_destroy(&r);
+    kt_vault_free(buf, len);
+    return rc;
+}
+
+int kt_exchange_release_held(kt_exchange_t *x, size_t *released, kt_diag_t *d)
+{
+    kt_outbox_row_t *rows = NULL;
+    char date[KT_DATE_BYTES], hex[KT_ENVELOPE_ID_HEX];
+    int64_t now = s_now_ms();
+    size_t n = 0, i;
+    int rc;
+
+    *released = 0;
+    kt_consent_today(date);
+    if ((rc = kt_store_begin(x->st, d)) != 0)
+        return rc;
+    if ((rc = kt_outbox_held(x->st, &rows, &n, d)) != 0)
+        goto fail;
+    for (i = 0; i < n; i++) {
+        kt_diag_t why = {{0}};
+        int r = s_try_release(x, &rows[i], date, now, &why);
+
+        if (r == 0) {
+            kt_envelope_id_hex(hex, rows[i].id);
+            kt_log_info("record %s to %s: released by consent", hex, rows[i].partner);
+            (*released)++;
+        } else if (r != KT_ENOCONSENT && r != KT_EDENIED) {
+            rc = r;
+            *d = why;
+            goto fail;
+        }
+    }
+    free(rows);
+    return kt_store_commit(x->st, d);
+fail:
+    free(rows);
+    kt_store_rollback(x->st);
+    return rc;
+}
+
+int kt_exchange_retract_consent(kt_exchange_t *x, const uint8_t id[KT_CONSENT_ID_BYTES],
+                                size_t *retractions, kt_diag_t *d)
+{
+    char hex[KT_ENVELOPE_ID_HEX];
+    int rc;
+
+    if ((rc = kt_store_begin(x->st, d)) != 0)
+        return rc;
+    rc = kt_outbox_retract_consent(x->st, x->conf->keys, x->vault, id, s_now_ms(), retractions, d);
+    if (rc == 0)
+        rc = kt_store_commit(x->st, d);
+    if (rc != 0) {
         kt_store_rollback(x->st);
         return rc;
     }
-    kt_log_info("accepted %zu record%s for %zu partner%s", n, n == 1 ? "" : "s", nto,
-                nto == 1 ? "" : "s");
+    kt_envelope_id_hex(hex, id);
+    kt_log_info("consent %s ended: %zu retraction%s queued", hex, *retractions,
+                *retractions == 1 ? "" : "s");
     return 0;
 }
 
@@ -616,4 +821,15 @@ int kt_exchange_partner_state(const kt_exchange_t *x, const char *partner, int *
     *connected = s.connected;
     *last_seen = s.last_seen;
     return 0;
+}
+
+int kt_exchange_pseudonym(void *ctx, const char *partner, const char *leerling_id,
+                          char out[KT_PSEUDONYM_BYTES])
+{
+    const kt_exchange_t *x = ctx;
+    const struct s_peer *p = s_peer(x, partner);
+
+    if (p == NULL)
+        return KT_ENOENT;
+    return kt_envelope_peer_pseudonym(out, p->peer, leerling_id);
 }

@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keten/inbox.h"
+#include "keten/subject.h"
 
 #define S_AD_PREFIX "inbox"
 #define S_AD_MAX (sizeof(S_AD_PREFIX) - 1 + KT_NODE_ID_MAX + KT_ENVELOPE_ID_BYTES)
@@ -214,27 +216,45 @@ static void s_verdict(kt_receipt_t *r, kt_receipt_status_t status, const char *c
     snprintf(r->code, sizeof(r->code), "%s", code);
 }
 
+/* Locks the signed record under the pupil's own key (crypto-shredding). */
+static int s_lock(const kt_inbox_ctx_t *c, const uint8_t *subject, const uint8_t *ad, size_t adlen,
+                  const uint8_t *signed_buf, size_t signed_len, uint8_t **locked,
+                  size_t *locked_len, kt_diag_t *d)
+{
+    kt_vault_key_t *k = NULL;
+    int rc = kt_subject_get_key(&k, c->st, c->vault, subject, 1, d);
+
+    if (rc == 0)
+        rc = kt_vault_lock_subject(locked, locked_len, signed_buf, signed_len, ad, adlen, k, d);
+    kt_vault_key_destroy(&k);
+    return rc;
+}
+
 static int s_store(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *signed_buf,
                    size_t signed_len, const kt_payload_t *p, const char *record_type,
-                   int64_t now_ms, kt_diag_t *d)
+                   const kt_hook_decision_t *dec, int64_t now_ms, kt_diag_t *d)
 {
     static const char sql[] =
-        "INSERT INTO inbox (sender, id, kind, record_type, state, payload, created, received)"
-        " VALUES (?1, ?2, 'record', ?3, 'accepted', ?4, ?5, ?6)";
+        "INSERT INTO inbox (sender, id, kind, record_type, state, payload, created, received,"
+        " subject, expires) VALUES (?1, ?2, 'record', ?3, 'accepted', ?4, ?5, ?6, ?7, ?8)";
     uint8_t ad[S_AD_MAX], *locked = NULL;
     size_t locked_len = 0;
     kt_stmt_t *q = NULL;
     int rc;
 
-    rc = kt_vault_lock(&locked, &locked_len, signed_buf, signed_len, ad, s_ad(ad, sender, p->id),
-                       c->vault, d);
+    rc = s_lock(c, dec->subject, ad, s_ad(ad, sender, p->id), signed_buf, signed_len, &locked,
+                &locked_len, d);
     if (rc != 0 || (rc = kt_store_prepare(c->st, &q, sql, d)) != 0)
         goto out;
     if ((rc = s_bind_key(q, sender, p->id)) == 0 &&
         (rc = kt_stmt_bind_text(q, 3, record_type)) == 0 &&
         (rc = kt_stmt_bind_blob(q, 4, locked, locked_len)) == 0 &&
         (rc = kt_stmt_bind_int64(q, 5, (int64_t)p->created)) == 0 &&
-        (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0)
+        (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0 &&
+        (rc = kt_stmt_bind_blob(q, 7, dec->subject, KT_SUBJECT_BYTES)) == 0 &&
+        (rc = dec->retention_days > 0
+                  ? kt_stmt_bind_int64(q, 8, now_ms + (int64_t)dec->retention_days * 86400000)
+                  : kt_stmt_bind_null(q, 8)) == 0)
         rc = s_run(q, d);
     /* Already stored, yet its seen id is gone (max age shortened since):
      * it is accepted, and applying it again would be the error. */
@@ -244,6 +264,16 @@ out:
     kt_stmt_finalize(&q);
     free(locked); /* ciphertext */
     return rc;
+}
+
+/* The sending date (UTC) that picks the policy version in force. */
+static void s_date(char out[11], uint64_t created)
+{
+    time_t t = (time_t)created;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+        memcpy(out, "0000-00-00", 11);
 }
 
 /* ---- retractions ---- */
@@ -308,8 +338,12 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
                     kt_diag_t *d)
 {
     const kt_hook_t *hook = c->hook ? c->hook : kt_hook_addressed();
+    kt_hook_decision_t dec;
     kt_record_t *rec = NULL;
+    char date[11];
     int rc = 0;
+
+    memset(&dec, 0, sizeof(dec));
 
     if (s_out_of_time(p->created, s_max_age_s(c), now_ms)) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_EXPIRED);
@@ -318,10 +352,12 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
     } else if (p->kind != KT_KIND_RECORD || p->body == NULL ||
                kt_record_decode(&rec, p->body, p->body_len, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
-    } else if (hook->incoming != NULL && hook->incoming(hook->ctx, sender, rec, d) != 0) {
+    } else if (s_date(date, p->created),
+               hook->incoming(hook->ctx, sender, rec, date, &dec, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_DENIED);
-    } else {
-        rc = s_store(c, sender, signed_buf, signed_len, p, kt_record_type(rec), now_ms, d);
+    } else if ((rc = kt_vault_subject(dec.subject, c->vault, kt_record_leerling_id(rec), d)) ==
+               0) {
+        rc = s_store(c, sender, signed_buf, signed_len, p, kt_record_type(rec), &dec, now_ms, d);
         s_verdict(r, KT_RECEIPT_ACCEPTED, KT_RCODE_OK);
     }
     kt_record_destroy(&rec);
@@ -510,9 +546,10 @@ int kt_inbox_signed(kt_store_t *st, const kt_vault_t *v, const char *sender,
                     const uint8_t id[KT_ENVELOPE_ID_BYTES], uint8_t **out, size_t *outlen,
                     kt_diag_t *d)
 {
-    static const char sql[] = "SELECT payload FROM inbox WHERE sender = ?1 AND id = ?2";
+    static const char sql[] = "SELECT payload, subject FROM inbox WHERE sender = ?1 AND id = ?2";
     char hex[KT_ENVELOPE_ID_HEX];
     uint8_t ad[S_AD_MAX];
+    kt_vault_key_t *k = NULL;
     kt_stmt_t *q = NULL;
     const void *locked;
     int rc;
@@ -530,11 +567,30 @@ int kt_inbox_signed(kt_store_t *st, const kt_vault_t *v, const char *sender,
         rc = kt_diag_set(d, KT_ENOENT, "no record %s from %s in the inbox", hex, sender);
         goto out;
     }
-    rc = kt_vault_unlock(out, outlen, locked, kt_stmt_column_bytes(q, 0), ad, s_ad(ad, sender, id),
-                         v, d);
+    if (kt_stmt_column_bytes(q, 1) != KT_SUBJECT_BYTES)
+        rc = kt_diag_set(d, KT_ENOENT, "the pupil's key is gone (forgotten)");
+    else if ((rc = kt_subject_get_key(&k, st, v, kt_stmt_column_blob(q, 1), 0, d)) == 0)
+        rc = kt_vault_unlock_subject(out, outlen, locked, kt_stmt_column_bytes(q, 0), ad,
+                                     s_ad(ad, sender, id), k, d);
     if (rc != 0)
         kt_diag_prefix(d, "inbox row %s from %s", hex, sender);
 out:
+    kt_vault_key_destroy(&k);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+int kt_inbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "DELETE FROM inbox WHERE expires IS NOT NULL AND expires < ?1";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) == 0 && (rc = s_run(q, d)) == 0)
+        *n = (size_t)kt_store_changes(st);
     kt_stmt_finalize(&q);
     return rc;
 }

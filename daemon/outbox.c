@@ -393,7 +393,8 @@ static int s_finish(kt_store_t *st, const uint8_t *id, const char *partner, cons
     static const char sql[] =
         "UPDATE outbox SET state = ?3, reason = ?4, receipt = coalesce(?5, receipt),"
         " next_attempt = NULL, updated = ?6,"
-        " payload = CASE WHEN ?3 = 'purged' THEN NULL ELSE payload END"
+        " payload = CASE WHEN ?3 = 'purged' THEN NULL ELSE payload END,"
+        " subject = CASE WHEN ?3 = 'purged' THEN NULL ELSE subject END"
         " WHERE id = ?1 AND partner = ?2";
     kt_stmt_t *q = NULL;
     int rc;
@@ -520,7 +521,8 @@ static int s_requeue(kt_store_t *st, const uint8_t *id, const char *partner,
     if ((rc = s_bind_key(q, id, partner)) == 0 &&
         (rc = kt_stmt_bind_blob(q, 3, locked, locked_len)) == 0 &&
         (rc = kt_stmt_bind_blob(q, 4, digest, 32)) == 0 &&
-        (rc = kt_stmt_bind_blob(q, 5, consent_id, KT_ENVELOPE_ID_BYTES)) == 0 &&
+        (rc = consent_id ? kt_stmt_bind_blob(q, 5, consent_id, KT_ENVELOPE_ID_BYTES)
+                         : kt_stmt_bind_null(q, 5)) == 0 &&
         (rc = kt_stmt_bind_int64(q, 6, now_ms)) == 0)
         rc = s_run(q, d);
     kt_stmt_finalize(&q);
@@ -628,8 +630,8 @@ int kt_outbox_retract_consent(kt_store_t *st, const kt_keys_t *keys, const kt_va
                               " consent_id = ?1 AND kind = 'record' AND state IN"
                               " ('queued', 'sent', 'delivered')";
     static const char never_left[] =
-        "UPDATE outbox SET state = 'purged', payload = NULL, next_attempt = NULL, updated = ?2"
-        " WHERE consent_id = ?1 AND kind = 'record' AND state = 'queued'";
+        "UPDATE outbox SET state = 'purged', payload = NULL, subject = NULL, next_attempt = NULL,"
+        " updated = ?2 WHERE consent_id = ?1 AND kind = 'record' AND state = 'queued'";
     static const char retracted[] =
         "UPDATE outbox SET state = 'retracted', next_attempt = NULL, updated = ?2"
         " WHERE consent_id = ?1 AND kind = 'record' AND state IN ('sent', 'delivered')";
@@ -867,6 +869,28 @@ int kt_outbox_signed(kt_store_t *st, const kt_vault_t *v, const uint8_t id[KT_EN
     rc = s_unlock(st, v, id, partner, s_subject_col(q, 1), locked, kt_stmt_column_bytes(q, 0), out,
                   outlen, d);
 out:
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
+/* ---- retention ---- */
+
+int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d)
+{
+    /* Final rows past their rule's retention, counted from the receipt, and
+     * retractions whose purge was confirmed. */
+    static const char sql[] =
+        "DELETE FROM outbox WHERE (kind = 'record' AND state IN ('delivered', 'rejected',"
+        " 'purged') AND keep_days IS NOT NULL AND updated + keep_days * 86400000 < ?1)"
+        " OR (kind = 'retract' AND state = 'delivered')";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) == 0 && (rc = s_run(q, d)) == 0)
+        *n = (size_t)kt_store_changes(st);
     kt_stmt_finalize(&q);
     return rc;
 }

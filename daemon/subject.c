@@ -160,3 +160,19 @@ int kt_subject_forget(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], k
     kt_stmt_finalize(&q);
     return rc;
 }
+
+int kt_subject_forget_unused(kt_store_t *st, size_t *n, kt_diag_t *d)
+{
+    /* Nothing of the pupil left: no record either way, no consent. */
+    static const char sql[] =
+        "DELETE FROM subject_keys WHERE"
+        " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.subject = subject_keys.subject)"
+        " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.subject = subject_keys.subject)"
+        " AND NOT EXISTS (SELECT 1 FROM consent c WHERE c.subject = subject_keys.subject)";
+    int rc;
+
+    *n = 0;
+    if ((rc = kt_store_exec(st, sql, d)) == 0)
+        *n = (size_t)kt_store_changes(st);
+    return rc;
+}

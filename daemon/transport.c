@@ -589,7 +589,7 @@ static int s_dealer_keys(void *sock, const kt_keys_t *keys, const uint8_t *serve
 
 static int s_dealer_options(void *sock)
 {
-    if (s_set_limits(sock) != 0 || s_setopt(sock, ZMQ_IMMEDIATE, 1) != 0 ||
+    if (s_set_limits(sock) != 0 ||
         s_setopt(sock, ZMQ_RECONNECT_IVL, KT_TRANSPORT_RECONNECT_IVL_MS) != 0 ||
         s_setopt(sock, ZMQ_RECONNECT_IVL_MAX, KT_TRANSPORT_RECONNECT_IVL_MAX_MS) != 0 ||
         s_setopt(sock, ZMQ_CONNECT_TIMEOUT, KT_TRANSPORT_CONNECT_TIMEOUT_MS) != 0)

@@ -16,9 +16,11 @@
 #include <time.h>
 
 #include "keten/conf.h"
+#include "keten/consent.h"
 #include "keten/envelope.h"
 #include "keten/error.h"
 #include "keten/hook.h"
+#include "keten/outbox.h"
 #include "keten/store.h"
 #include "keten/vault.h"
 
@@ -26,6 +28,7 @@
 #define KT_EXCHANGE_SEND_BATCH 64 /* outbox rows sent per round */
 #define KT_EXCHANGE_TICK_MS 1000 /* longest wait: timers and idle checks */
 #define KT_EXCHANGE_SUBMIT_MAX 10000 /* records in one submit */
+#define KT_EXCHANGE_FANOUT_MAX 64 /* recipients of one record */
 
 typedef struct kt_exchange kt_exchange_t;
 
@@ -45,13 +48,53 @@ int kt_exchange_set_conf(kt_exchange_t *x, const kt_conf_t *conf, kt_diag_t *d) 
  * what is due. fds[i].revents says which of the caller's fds are ready. */
 int kt_exchange_poll(kt_exchange_t *x, int timeout_ms, struct pollfd *fds, size_t nfds) KT_WUR;
 
-/* Accepts n canonical records for the recipients `to`: validates each,
- * signs it per recipient, commits everything in one durable transaction and
- * only then returns the new record ids (ids[i] for records[i]). Nothing is
- * kept when anything fails. Sending starts at the next poll. */
+/* One copy of a submitted record: to whom, in which state. */
+typedef struct kt_exchange_copy {
+    size_t record; /* index into the submission */
+    char partner[KT_NODE_ID_MAX + 1];
+    kt_out_state_t state; /* queued, or held until consent */
+    char stripped[KT_HOOK_NAMES_BYTES];
+} kt_exchange_copy_t;
+
+typedef struct kt_exchange_copies {
+    kt_exchange_copy_t *copy;
+    size_t n;
+} kt_exchange_copies_t;
+
+/* Accepts n canonical records for the recipients `to` (nto > 0), or for
+ * every partner whose policy has a send rule for each record's type (nto ==
+ * 0). Per recipient the policy decides: queued (fields it does not allow
+ * stripped), held until consent, or refused — a refusal fails the whole
+ * submission, so an operator never half-submits. Everything is committed in
+ * one durable transaction before this returns the new record ids (ids[i] for
+ * records[i]) and the copies made. Sending starts at the next poll. */
 int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
                        const uint8_t *const *records, const size_t *lens, size_t n,
-                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_diag_t *d) KT_WUR;
+                       uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
+                       kt_diag_t *d) KT_WUR;
+void kt_exchange_copies_free(kt_exchange_copies_t *c);
+
+/* Every held record whose consent is now active is signed again and queued
+ * (after a grant). */
+int kt_exchange_release_held(kt_exchange_t *x, size_t *released, kt_diag_t *d) KT_WUR;
+
+/* Takes back every record sent under a consent that was withdrawn: queues a
+ * signed retraction per recipient (outbox.h). */
+int kt_exchange_retract_consent(kt_exchange_t *x, const uint8_t id[KT_CONSENT_ID_BYTES],
+                                size_t *retractions, kt_diag_t *d) KT_WUR;
+
+/* The purge job (also run every minute): retractions for consents that
+ * expired, records past their retention, ended consents, and the keys of
+ * pupils of whom nothing remains; then the WAL is checkpointed and
+ * truncated so no deleted page survives in it. */
+typedef struct kt_exchange_purge {
+    size_t retractions, inbox, outbox, consents, subjects;
+} kt_exchange_purge_t;
+int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d) KT_WUR;
+
+/* The pair's pseudonym of a pupil (for identifier = "pseudoniem"). */
+int kt_exchange_pseudonym(void *x, const char *partner, const char *leerling_id,
+                          char out[KT_PSEUDONYM_BYTES]);
 
 /* For status commands. */
 const char *kt_exchange_endpoint(const kt_exchange_t *x);

@@ -63,6 +63,9 @@ int kt_inbox_reject(const kt_keys_t *keys, const char *sender, const uint8_t *re
                     const uint8_t *raw, size_t raw_len, const char *code, int64_t now_ms,
                     uint8_t **receipt, size_t *receipt_len, kt_diag_t *d) KT_WUR;
 
+/* Deletes records past their receive rule's retention; *n rows. */
+int kt_inbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d) KT_WUR;
+
 /* Drops seen ids whose time has passed. */
 int kt_inbox_expire_seen(kt_store_t *st, int64_t now_ms, kt_diag_t *d) KT_WUR;
 

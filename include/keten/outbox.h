@@ -106,7 +106,7 @@ int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_
 int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d) KT_WUR;
 
 /* Inside an open transaction: a held row whose consent is now there gets
- * consent_id and is signed again with created = now (the receiver's maximum
+ * consent_id (NULL: its rule no longer needs one) and is signed again with created = now (the receiver's maximum
  * message age counts from sending, not from submission), then queued.
  * KT_EINVAL unless the row is held. */
 int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
@@ -126,6 +126,10 @@ int kt_outbox_retract_consent(kt_store_t *st, const kt_keys_t *keys, const kt_va
 int kt_outbox_set_consent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES],
                           const char *partner, const uint8_t consent_id[KT_ENVELOPE_ID_BYTES],
                           kt_diag_t *d) KT_WUR;
+
+/* Deletes rows past the retention of their send rule (counted from the
+ * final receipt) and confirmed retractions; *n rows. */
+int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d) KT_WUR;
 
 /* A row as listed to operators: no payload, no personal data. */
 typedef struct kt_outbox_row {

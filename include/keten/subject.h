@@ -48,4 +48,9 @@ int kt_subject_exists(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], k
  * leave the WAL too. */
 int kt_subject_forget(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], kt_diag_t *d) KT_WUR;
 
+/* Forgets every pupil of whom nothing remains (no outbox or inbox row, no
+ * consent): crypto-shredding for whatever copies exist elsewhere, backups
+ * included. *n keys. */
+int kt_subject_forget_unused(kt_store_t *st, size_t *n, kt_diag_t *d) KT_WUR;
+
 #endif
