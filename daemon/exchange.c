@@ -603,12 +603,15 @@ static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const 
     if (!dec.has_subject &&
         (rc = kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), d)) != 0)
         goto out;
-    if ((rc = kt_record_encode(r, &bytes, &blen, d)) != 0)
+    /* A held copy keeps the record as submitted: the consent decision at
+     * release needs what stripping removes (the pupil's age). It is
+     * stripped and signed afresh when it goes. */
+    if (copy->state == KT_OUT_QUEUED && (rc = kt_record_encode(r, &bytes, &blen, d)) != 0)
         goto out;
     meta.subject = dec.subject;
     meta.retention_days = dec.retention_days;
-    rc = kt_outbox_add(x->st, x->conf->keys, x->vault, id, to, kt_record_type(r), bytes, blen,
-                       copy->state, &meta, now, d);
+    rc = kt_outbox_add(x->st, x->conf->keys, x->vault, id, to, kt_record_type(r),
+                       bytes ? bytes : rec, bytes ? blen : len, copy->state, &meta, now, d);
     if (rc == 0 && dec.has_consent)
         rc = kt_outbox_set_consent(x->st, id, to, dec.consent_id, d);
     memcpy(copy->stripped, dec.stripped, sizeof(copy->stripped));
@@ -721,8 +724,8 @@ static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const cha
 {
     kt_hook_decision_t dec;
     kt_record_t *r = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
+    uint8_t *buf = NULL, *bytes = NULL;
+    size_t len = 0, blen = 0;
     kt_payload_t pl;
     int rc;
 
@@ -732,10 +735,12 @@ static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const cha
         (rc = kt_record_decode(&r, pl.body, pl.body_len, d)) != 0)
         goto out;
     rc = x->hook->outgoing(x->hook->ctx, row->partner, r, date, &dec, d);
-    if (rc == 0)
+    if (rc == 0 && (rc = kt_record_encode(r, &bytes, &blen, d)) == 0)
         rc = kt_outbox_release(x->st, x->conf->keys, x->vault, row->id, row->partner,
-                               dec.has_consent ? dec.consent_id : NULL, now, d);
+                               dec.has_consent ? dec.consent_id : NULL, bytes, blen, now, d);
 out:
+    if (bytes != NULL)
+        kt_record_free_bytes(bytes, blen);
     kt_record_destroy(&r);
     kt_vault_free(buf, len);
     return rc;

@@ -550,14 +550,13 @@ static int s_row_subject(kt_store_t *st, const uint8_t *id, const char *partner,
 
 int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                       const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
-                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
-                      kt_diag_t *d)
+                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], const uint8_t *record,
+                      size_t record_len, int64_t now_ms, kt_diag_t *d)
 {
-    uint8_t *old = NULL, *locked = NULL, digest[32], subject[KT_SUBJECT_BYTES];
-    size_t old_len = 0, locked_len = 0;
+    uint8_t *locked = NULL, digest[32], subject[KT_SUBJECT_BYTES];
+    size_t locked_len = 0;
     char hex[KT_ENVELOPE_ID_HEX];
     kt_out_state_t state;
-    kt_payload_t pl;
     int attempts, has_subject = 0, rc;
 
     if ((rc = s_row_state(st, id, partner, &state, &attempts, NULL, d)) != 0)
@@ -567,18 +566,12 @@ int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v
         return kt_diag_set(d, KT_EINVAL, "record %s to %s is %s, not held", hex, partner,
                            kt_outbox_state_name(state));
     }
-    if ((rc = kt_outbox_signed(st, v, id, partner, &old, &old_len, d)) != 0)
-        goto out;
-    if ((rc = kt_envelope_verify(&pl, old, old_len, kt_keys_public(keys), d)) != 0)
-        goto out;
     if ((rc = s_row_subject(st, id, partner, subject, &has_subject, d)) != 0)
-        goto out;
+        return rc;
     rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, partner, has_subject ? subject : NULL,
-                     pl.body, pl.body_len, now_ms, &locked, &locked_len, digest, d);
+                     record, record_len, now_ms, &locked, &locked_len, digest, d);
     if (rc == 0)
         rc = s_requeue(st, id, partner, locked, locked_len, digest, consent_id, now_ms, d);
-out:
-    kt_vault_free(old, old_len);
     free(locked);
     return rc;
 }

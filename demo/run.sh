@@ -83,6 +83,17 @@ stop_nodes() {
     PIDS=()
 }
 trap stop_nodes EXIT
+# wait_state ID PARTNER STATE: bounded wait until the school's copy is in STATE
+wait_state() {
+    for _ in $(seq 100); do
+        "$CTL" outbox -s school.sock --json |
+            python3 -c "import json,sys; r=[o for o in json.load(sys.stdin)['outbox'] if o['id']=='$1' and o['partner']=='$2']; sys.exit(0 if r and r[0]['state']=='$3' else 1)" &&
+            return 0
+        sleep 0.1
+    done
+    echo "demo: record $1 to $2 did not become $3" >&2
+    return 1
+}
 for c in school swv gemeente; do
     "$KETEND" -c "$c.conf" 2>"$c.log" &
     PIDS+=($!)
@@ -95,24 +106,49 @@ for c in school swv gemeente; do # bounded wait for each control socket
 done
 show "$CTL" partners -s school.sock
 
-step "The school submits once for the SWV and the gemeente; submit returns once it is on disk"
-show "$CTL" submit -s school.sock --to swv-vo-9901 --to gemeente-nijmegen \
-    "$ROOT/demo/records/thuiszitter.jsonl" | tee ids.txt
-for _ in $(seq 100); do # bounded wait for the receipts
-    "$CTL" outbox -s school.sock --state delivered | grep -c delivered >delivered.txt || true
-    [ "$(cat delivered.txt)" -ge 6 ] && break
-    sleep 0.1
+step "Policies decide what goes where: geoorloofd verzuim needs consent, and the SWV gets fewer fields"
+show "$CTL" policy explain -c school.conf --to gemeente-nijmegen --type geoorloofd_verzuim
+show "$CTL" policy explain -c school.conf --to swv-vo-9901 --type geoorloofd_verzuim || true
+
+step "The school submits thuiszitters once; keten fans them out to every partner whose policy allows them"
+show "$CTL" submit -s school.sock "$ROOT/demo/records/thuiszitter.jsonl"
+
+step "A type without a rule is refused: verzuimmeldingen go to leerplicht, never to the SWV"
+if show "$CTL" submit -s school.sock --to swv-vo-9901 "$ROOT/demo/records/verzuimmelding.json"; then
+    echo "demo: a verzuimmelding went to the SWV" >&2
+    exit 1
+fi
+echo "(refused, nothing queued)"
+show "$CTL" submit -s school.sock "$ROOT/demo/records/verzuimmelding.json"
+
+step "Geoorloofd verzuim of a 13-year-old is held for both recipients: no consent yet"
+show "$CTL" submit -s school.sock "$ROOT/demo/records/geoorloofd_verzuim.json" | tee gv.txt
+GV=$(grep -m1 -E '^[0-9a-f]{32}$' gv.txt)
+show "$CTL" outbox -s school.sock --state held
+
+step "The parents consent to the melding at leerplicht; that copy is released, the SWV's stays held"
+show "$CTL" consent grant -s school.sock --leerling 999900043 --to gemeente-nijmegen \
+    --doel melding_geoorloofd --types geoorloofd_verzuim --door ouders --until 2027-07-31 \
+    --evidence formulier-2024-017 --ouders-geinformeerd | tee consent-gemeente.txt
+wait_state "$GV" gemeente-nijmegen delivered
+show "$CTL" show -s school.sock "$GV"
+
+step "They consent for the SWV too; the SWV receives the record without the fields its policy leaves out"
+show "$CTL" consent grant -s school.sock --leerling 999900043 --to swv-vo-9901 \
+    --doel melding_geoorloofd --types geoorloofd_verzuim --door ouders --until 2027-07-31 \
+    --evidence formulier-2024-017 --ouders-geinformeerd | tee consent-swv.txt
+wait_state "$GV" swv-vo-9901 delivered
+show "$CTL" show -s swv.sock "$GV"
+
+step "The parents withdraw both consents; both receivers purge the record and confirm with a signed receipt"
+for f in consent-gemeente.txt consent-swv.txt; do
+    show "$CTL" consent withdraw -s school.sock "$(grep -m1 -oE '[0-9a-f]{32}' "$f")"
 done
-
-step "Signed receipts came back: the school's outbox shows every copy delivered"
+wait_state "$GV" gemeente-nijmegen purged
+wait_state "$GV" swv-vo-9901 purged
 show "$CTL" outbox -s school.sock
-
-step "The SWV and the gemeente each hold the records, sent by the school"
-show "$CTL" inbox -s swv.sock
 show "$CTL" inbox -s gemeente.sock
-
-step "The gemeente's operator reads one record"
-show "$CTL" show -s gemeente.sock "$(grep -m1 -E '^[0-9a-f]{32}$' ids.txt)"
+show "$CTL" inbox -s swv.sock
 
 step "Stop the nodes (SIGTERM: finish the batch in hand, commit, exit)"
 stop_nodes
@@ -120,6 +156,6 @@ trap - EXIT
 echo "stopped"
 echo
 echo "The node logs hold ids, node ids and codes only:"
-sed 's/^/  /' gemeente.log | grep -E 'record|ready' | head -n 5
+sed 's/^/  /' gemeente.log | grep -E 'record|ready|purge' | head -n 8
 
 printf '\ndemo: done. Files are in %s\n' "${RUN#"$ROOT"/}"

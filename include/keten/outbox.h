@@ -106,13 +106,16 @@ int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_
 int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d) KT_WUR;
 
 /* Inside an open transaction: a held row whose consent is now there gets
- * consent_id (NULL: its rule no longer needs one) and is signed again with created = now (the receiver's maximum
- * message age counts from sending, not from submission), then queued.
- * KT_EINVAL unless the row is held. */
+ * consent_id (NULL: its rule no longer needs one) and `record` — the copy as
+ * it may go now, stripped by the policy — signed with created = now (the
+ * receiver's maximum message age counts from sending, not from submission),
+ * then queued. A held row keeps the record as submitted until then, because
+ * the consent decision needs fields stripping removes. KT_EINVAL unless the
+ * row is held. */
 int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
                       const uint8_t id[KT_ENVELOPE_ID_BYTES], const char *partner,
-                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], int64_t now_ms,
-                      kt_diag_t *d) KT_WUR;
+                      const uint8_t consent_id[KT_ENVELOPE_ID_BYTES], const uint8_t *record,
+                      size_t record_len, int64_t now_ms, kt_diag_t *d) KT_WUR;
 
 /* Inside an open transaction: every row sent under consent_id is taken
  * back. Queued rows are purged at once (they never left); sent and delivered

@@ -708,12 +708,13 @@ static void test_release(void **state)
     s_id(id, 30);
     memset(consent, 0xc5, sizeof(consent));
     assert_int_equal(kt_store_begin(f->st, &d), 0);
-    assert_int_equal(
-        kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, T0 + 86400000, &d), 0);
+    assert_int_equal(kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, f->rec,
+                                       f->rec_len, T0 + 86400000, &d),
+                     0);
     /* a second release finds it queued, not held */
-    assert_int_equal(
-        kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, T0 + 86400000, &d),
-        KT_EINVAL);
+    assert_int_equal(kt_outbox_release(f->st, f->me, f->v, id, "gemeente-c", consent, f->rec,
+                                       f->rec_len, T0 + 86400000, &d),
+                     KT_EINVAL);
     assert_string_equal(d.msg, "record a000000000000000000000000000001e to gemeente-c is queued, "
                                "not held");
     assert_int_equal(kt_store_commit(f->st, &d), 0);
