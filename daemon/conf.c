@@ -64,93 +64,20 @@ static const struct s_field s_partner_fields[] = {
 #define S_NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 struct s_ctx {
-    const char *name; /* the file, as named in messages */
-    char *dir;        /* relative paths start here */
+    kt_conf_collector_t col; /* the errors, and the file's name */
+    char *dir;               /* relative paths start here */
     int flags;
-    kt_conf_errors_t *errs;
-    size_t base; /* errs->count before this parse */
-    int *lines;  /* line of each message since base, for sorting */
-    size_t nerrs;
-    int nomem;
     kt_conf_t *c;
 };
 
-static void s_add(struct s_ctx *x, int line, char *msg)
-{
-    char **grown;
-    int *lines;
-
-    if (msg == NULL) {
-        x->nomem = 1;
-        return;
-    }
-    if (x->errs == NULL) {
-        free(msg);
-        return;
-    }
-    grown = realloc(x->errs->msg, (x->errs->count + 1) * sizeof(*grown));
-    if (grown == NULL) {
-        x->nomem = 1;
-        free(msg);
-        return;
-    }
-    x->errs->msg = grown;
-    lines = realloc(x->lines, (x->errs->count - x->base + 1) * sizeof(*lines));
-    if (lines == NULL) {
-        x->nomem = 1;
-        free(msg);
-        return;
-    }
-    x->lines = lines;
-    x->lines[x->errs->count - x->base] = line;
-    x->errs->msg[x->errs->count++] = msg;
-}
-
-/* Stable: the checks run group by group, the operator reads top down. */
-static void s_sort_errors(struct s_ctx *x)
-{
-    size_t i, j, n;
-
-    if (x->errs == NULL || x->lines == NULL)
-        return;
-    n = x->errs->count - x->base;
-    for (i = 1; i < n; i++) {
-        char *m = x->errs->msg[x->base + i];
-        int l = x->lines[i];
-
-        for (j = i; j > 0 && x->lines[j - 1] > l; j--) {
-            x->lines[j] = x->lines[j - 1];
-            x->errs->msg[x->base + j] = x->errs->msg[x->base + j - 1];
-        }
-        x->lines[j] = l;
-        x->errs->msg[x->base + j] = m;
-    }
-}
-
-/* "NAME:LINE: message", or "NAME: message" when line is 0. */
 static void s_err(struct s_ctx *x, int line, const char *fmt, ...) KT_PRINTF(3, 4);
 static void s_err(struct s_ctx *x, int line, const char *fmt, ...)
 {
-    char body[KT_DIAG_BYTES], *msg = NULL;
-    int key = line;
     va_list ap;
 
-    x->nerrs++;
-    if (x->nerrs > KT_CONF_ERRORS_MAX)
-        return;
-    if (x->nerrs == KT_CONF_ERRORS_MAX) {
-        snprintf(body, sizeof(body), "too many errors; stopping here");
-        line = 0;
-        key = INT_MAX;
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(body, sizeof(body), fmt, ap);
-        va_end(ap);
-    }
-    if ((line > 0 ? asprintf(&msg, "%s:%d: %s", x->name, line, body)
-                  : asprintf(&msg, "%s: %s", x->name, body)) < 0)
-        msg = NULL;
-    s_add(x, key, msg);
+    va_start(ap, fmt);
+    kt_conf_vcollect(&x->col, line, fmt, ap);
+    va_end(ap);
 }
 
 static int s_line(const config_setting_t *s)
@@ -163,7 +90,7 @@ static char *s_strdup(struct s_ctx *x, const char *s)
     char *p = strdup(s);
 
     if (p == NULL)
-        x->nomem = 1;
+        x->col.nomem = 1;
     return p;
 }
 
@@ -256,7 +183,7 @@ static char *s_path(struct s_ctx *x, const config_setting_t *s, const char *who,
     if (v[0] == '/')
         return s_strdup(x, v);
     if (asprintf(&out, "%s/%s", x->dir, v) < 0) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return NULL;
     }
     return out;
@@ -532,7 +459,7 @@ static void s_principals(struct s_ctx *x, const config_setting_t *list, const ch
     size_t j;
 
     if (n <= 0 || (*out = calloc((size_t)n, sizeof(**out))) == NULL) {
-        x->nomem |= n > 0;
+        x->col.nomem |= n > 0;
         return;
     }
     for (i = 0; i < n; i++) {
@@ -651,7 +578,7 @@ static void s_partners(struct s_ctx *x, const config_setting_t *list)
     if (n <= 0)
         return;
     if ((x->c->partners = calloc((size_t)n, sizeof(*x->c->partners))) == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return;
     }
     for (i = 0; i < n; i++) {
@@ -731,18 +658,21 @@ static char *s_dir_of(const char *name, int flags)
 int kt_conf_parse(kt_conf_t **out, const char *text, size_t len, const char *name, int flags,
                   kt_conf_errors_t *errs)
 {
-    struct s_ctx x = {.name = name, .flags = flags, .errs = errs, .base = errs ? errs->count : 0};
+    struct s_ctx x = {.flags = flags};
     char *buf = NULL;
     int rc = 0;
 
     *out = NULL;
+    x.col.errs = errs;
+    x.col.max = KT_CONF_ERRORS_MAX;
+    kt_conf_collect_file(&x.col, name);
     if (len > KT_CONF_FILE_MAX) {
         s_err(&x, 0, "larger than %d bytes", KT_CONF_FILE_MAX);
         return KT_ETOOBIG;
     }
     if ((x.c = calloc(1, sizeof(*x.c))) == NULL || (buf = malloc(len + 1)) == NULL ||
         (x.c->path = strdup(name)) == NULL || (x.dir = s_dir_of(name, flags)) == NULL) {
-        x.nomem = 1;
+        x.col.nomem = 1;
         goto out;
     }
     memcpy(buf, text, len);
@@ -751,14 +681,14 @@ int kt_conf_parse(kt_conf_t **out, const char *text, size_t len, const char *nam
     x.c->retry_max = KT_CONF_RETRY_MAX_DEFAULT;
     s_parse_text(&x, buf);
 out:
-    if (x.nomem) {
-        s_add(&x, INT_MAX, strdup("out of memory reading the configuration"));
+    if (x.col.nomem) {
+        kt_conf_collect_msg(&x.col, INT_MAX, strdup("out of memory reading the configuration"));
         rc = KT_ENOMEM;
-    } else if (x.nerrs > 0) {
+    } else if (x.col.nerrs > 0) {
         rc = KT_ECONFIG;
     }
-    s_sort_errors(&x);
-    free(x.lines);
+    kt_conf_collect_sort(&x.col);
+    kt_conf_collect_done(&x.col);
     free(buf);
     free(x.dir);
     if (rc == 0)
@@ -770,18 +700,21 @@ out:
 
 static int s_read_file(const char *path, char **buf, size_t *len, kt_conf_errors_t *errs)
 {
-    struct s_ctx x = {.name = path, .errs = errs, .base = errs ? errs->count : 0};
+    struct s_ctx x = {.flags = 0};
     struct stat sb;
     ssize_t r;
     size_t got = 0;
     int fd, rc = KT_EIO;
 
+    x.col.errs = errs;
+    x.col.max = KT_CONF_ERRORS_MAX;
+    kt_conf_collect_file(&x.col, path);
     *buf = NULL;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
         rc = errno == ENOENT ? KT_ENOENT : KT_EIO;
         s_err(&x, 0, "cannot open: %s", strerror(errno));
-        free(x.lines);
-        return x.nomem ? KT_ENOMEM : rc;
+        kt_conf_collect_done(&x.col);
+        return x.col.nomem ? KT_ENOMEM : rc;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         s_err(&x, 0, "not a regular file");
@@ -810,8 +743,8 @@ static int s_read_file(const char *path, char **buf, size_t *len, kt_conf_errors
         *len = got;
     }
     close(fd);
-    free(x.lines);
-    if (x.nomem)
+    kt_conf_collect_done(&x.col);
+    if (x.col.nomem)
         rc = KT_ENOMEM;
     if (rc != 0) {
         free(*buf);
@@ -904,4 +837,100 @@ void kt_conf_errors_free(kt_conf_errors_t *e)
     free(e->msg);
     e->msg = NULL;
     e->count = 0;
+}
+
+/* ---- the error collector (conf.h) ---- */
+
+void kt_conf_collect_file(kt_conf_collector_t *c, const char *name)
+{
+    c->name = name;
+    c->base = c->errs ? c->errs->count : 0;
+    free(c->lines);
+    c->lines = NULL;
+}
+
+void kt_conf_collect_msg(kt_conf_collector_t *c, int line, char *msg)
+{
+    char **grown;
+    int *lines;
+
+    if (msg == NULL) {
+        c->nomem = 1;
+        return;
+    }
+    if (c->errs == NULL) {
+        free(msg);
+        return;
+    }
+    if ((grown = realloc(c->errs->msg, (c->errs->count + 1) * sizeof(*grown))) == NULL) {
+        c->nomem = 1;
+        free(msg);
+        return;
+    }
+    c->errs->msg = grown;
+    if ((lines = realloc(c->lines, (c->errs->count - c->base + 1) * sizeof(*lines))) == NULL) {
+        c->nomem = 1;
+        free(msg);
+        return;
+    }
+    c->lines = lines;
+    c->lines[c->errs->count - c->base] = line;
+    c->errs->msg[c->errs->count++] = msg;
+}
+
+void kt_conf_vcollect(kt_conf_collector_t *c, int line, const char *fmt, va_list ap)
+{
+    char body[KT_DIAG_BYTES], *msg = NULL;
+    int key = line;
+
+    c->nerrs++;
+    if (c->nerrs > c->max)
+        return;
+    if (c->nerrs == c->max) {
+        snprintf(body, sizeof(body), "too many errors; stopping here");
+        line = 0;
+        key = INT_MAX;
+    } else {
+        vsnprintf(body, sizeof(body), fmt, ap);
+    }
+    if ((line > 0 ? asprintf(&msg, "%s:%d: %s", c->name, line, body)
+                  : asprintf(&msg, "%s: %s", c->name, body)) < 0)
+        msg = NULL;
+    kt_conf_collect_msg(c, key, msg);
+}
+
+void kt_conf_collect(kt_conf_collector_t *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    kt_conf_vcollect(c, line, fmt, ap);
+    va_end(ap);
+}
+
+/* Stable: checks run group by group, the reader reads top down. */
+void kt_conf_collect_sort(kt_conf_collector_t *c)
+{
+    size_t i, j, n;
+
+    if (c->errs == NULL || c->lines == NULL)
+        return;
+    n = c->errs->count - c->base;
+    for (i = 1; i < n; i++) {
+        char *m = c->errs->msg[c->base + i];
+        int l = c->lines[i];
+
+        for (j = i; j > 0 && c->lines[j - 1] > l; j--) {
+            c->lines[j] = c->lines[j - 1];
+            c->errs->msg[c->base + j] = c->errs->msg[c->base + j - 1];
+        }
+        c->lines[j] = l;
+        c->errs->msg[c->base + j] = m;
+    }
+}
+
+void kt_conf_collect_done(kt_conf_collector_t *c)
+{
+    free(c->lines);
+    c->lines = NULL;
 }

@@ -93,102 +93,28 @@ static const struct s_field s_rule_fields[] = {
 struct s_ctx {
     kt_policy_set_t *set;
     const kt_policy_roles_t *roles;
-    kt_conf_errors_t *errs;
-    size_t nerrs; /* over the whole load */
-    int nomem;
+    kt_conf_collector_t col; /* the errors, over the whole load */
     int perm; /* a file was writable by others */
-    /* the file being read */
-    const char *name;
+    /* the file being read (its name is col.name) */
     const char *file; /* owned by set */
     char partner[KT_NODE_ID_MAX + 1];
     kt_role_t role; /* 0: unknown */
-    size_t base;    /* errs->count when this file started */
-    int *lines;
 };
 
-static void s_add(struct s_ctx *x, int line, char *msg)
-{
-    char **grown;
-    int *lines;
-
-    if (msg == NULL) {
-        x->nomem = 1;
-        return;
-    }
-    if (x->errs == NULL) {
-        free(msg);
-        return;
-    }
-    if ((grown = realloc(x->errs->msg, (x->errs->count + 1) * sizeof(*grown))) == NULL) {
-        x->nomem = 1;
-        free(msg);
-        return;
-    }
-    x->errs->msg = grown;
-    if ((lines = realloc(x->lines, (x->errs->count - x->base + 1) * sizeof(*lines))) == NULL) {
-        x->nomem = 1;
-        free(msg);
-        return;
-    }
-    x->lines = lines;
-    x->lines[x->errs->count - x->base] = line;
-    x->errs->msg[x->errs->count++] = msg;
-}
-
-/* Stable: checks run group by group, the reader reads top down. */
-static void s_sort_errors(struct s_ctx *x)
-{
-    size_t i, j, n;
-
-    if (x->errs == NULL || x->lines == NULL)
-        return;
-    n = x->errs->count - x->base;
-    for (i = 1; i < n; i++) {
-        char *m = x->errs->msg[x->base + i];
-        int l = x->lines[i];
-
-        for (j = i; j > 0 && x->lines[j - 1] > l; j--) {
-            x->lines[j] = x->lines[j - 1];
-            x->errs->msg[x->base + j] = x->errs->msg[x->base + j - 1];
-        }
-        x->lines[j] = l;
-        x->errs->msg[x->base + j] = m;
-    }
-}
-
-/* "NAME:LINE: message", or "NAME: message" when line is 0. */
 static void s_err(struct s_ctx *x, int line, const char *fmt, ...) KT_PRINTF(3, 4);
 static void s_err(struct s_ctx *x, int line, const char *fmt, ...)
 {
-    char body[KT_DIAG_BYTES], *msg = NULL;
-    int key = line;
     va_list ap;
 
-    x->nerrs++;
-    if (x->nerrs > KT_POLICY_ERRORS_MAX)
-        return;
-    if (x->nerrs == KT_POLICY_ERRORS_MAX) {
-        snprintf(body, sizeof(body), "too many errors; stopping here");
-        line = 0;
-        key = INT_MAX;
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(body, sizeof(body), fmt, ap);
-        va_end(ap);
-    }
-    if ((line > 0 ? asprintf(&msg, "%s:%d: %s", x->name, line, body)
-                  : asprintf(&msg, "%s: %s", x->name, body)) < 0)
-        msg = NULL;
-    s_add(x, key, msg);
+    va_start(ap, fmt);
+    kt_conf_vcollect(&x->col, line, fmt, ap);
+    va_end(ap);
 }
 
 /* Errors from here on belong to file name and sort by line within it. */
 static void s_start_file(struct s_ctx *x, const char *name)
 {
-    x->name = name;
-    x->base = x->errs ? x->errs->count : 0;
-    free(x->lines);
-    x->lines = NULL;
+    kt_conf_collect_file(&x->col, name);
 }
 
 static int s_line(const config_setting_t *s)
@@ -204,7 +130,7 @@ static const char *s_own(struct s_ctx *x, const char *s)
     if ((copy = strdup(s)) == NULL ||
         (grown = realloc(set->owned, (set->nowned + 1) * sizeof(*grown))) == NULL) {
         free(copy);
-        x->nomem = 1;
+        x->col.nomem = 1;
         return NULL;
     }
     set->owned = grown;
@@ -517,7 +443,7 @@ static int s_push_rule(struct s_ctx *x, struct s_rule *r)
     struct s_rule **grown = realloc(set->rules, (set->nrules + 1) * sizeof(*grown));
 
     if (grown == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return -1;
     }
     set->rules = grown;
@@ -540,7 +466,7 @@ static void s_rule(struct s_ctx *x, const config_setting_t *g, const struct s_ve
         return;
     }
     if ((r = calloc(1, sizeof(*r))) == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return;
     }
     r->pub.dir = dir;
@@ -690,7 +616,7 @@ static void s_version(struct s_ctx *x, const config_setting_t *vg, int idx, size
     if ((v = calloc(1, sizeof(*v))) == NULL ||
         (grown = realloc(set->versions, (set->nversions + 1) * sizeof(*grown))) == NULL) {
         free(v);
-        x->nomem = 1;
+        x->col.nomem = 1;
         return;
     }
     set->versions = grown;
@@ -762,12 +688,12 @@ static int s_push_partner(struct s_ctx *x)
     char **grown = realloc(set->partners, (set->npartners + 1) * sizeof(*grown));
 
     if (grown == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return -1;
     }
     set->partners = grown;
     if ((set->partners[set->npartners] = strdup(x->partner)) == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return -1;
     }
     set->npartners++;
@@ -821,7 +747,7 @@ static void s_parse_file(struct s_ctx *x, const char *name, const char *text, si
     if (s_partner_of(x, name) != 0 || s_push_partner(x) != 0)
         return;
     if ((buf = malloc(len + 1)) == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
         return;
     }
     memcpy(buf, text, len);
@@ -838,7 +764,7 @@ static void s_parse_file(struct s_ctx *x, const char *name, const char *text, si
         config_destroy(&cfg);
     }
     free(buf);
-    s_sort_errors(x);
+    kt_conf_collect_sort(&x->col);
 }
 
 /* Reads path into *buf; errors reported. */
@@ -863,7 +789,7 @@ static int s_read(struct s_ctx *x, const char *path, char **buf, size_t *len)
     } else if (sb.st_size > KT_POLICY_FILE_MAX) {
         s_err(x, 0, "larger than %d bytes", KT_POLICY_FILE_MAX);
     } else if ((*buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-        x->nomem = 1;
+        x->col.nomem = 1;
     } else {
         rc = 0;
         while (rc == 0 && got < (size_t)sb.st_size) {
@@ -928,7 +854,7 @@ static int s_list(struct s_ctx *x, const char *dir, char ***names, size_t *n)
             (grown[*n] = strdup(e->d_name)) == NULL) {
             if (grown != NULL)
                 *names = grown;
-            x->nomem = 1;
+            x->col.nomem = 1;
             break;
         }
         *names = grown;
@@ -937,24 +863,23 @@ static int s_list(struct s_ctx *x, const char *dir, char ***names, size_t *n)
     closedir(d);
     if (*n > 1)
         qsort(*names, *n, sizeof(**names), s_cmp_str);
-    return x->nomem ? -1 : 0;
+    return x->col.nomem ? -1 : 0;
 }
 
 static int s_finish(struct s_ctx *x, kt_policy_set_t **out)
 {
     int rc = 0;
 
-    if (x->nomem) {
+    if (x->col.nomem) {
         s_start_file(x, "policies");
-        s_add(x, INT_MAX, strdup("out of memory reading the policies"));
+        kt_conf_collect_msg(&x->col, INT_MAX, strdup("out of memory reading the policies"));
         rc = KT_ENOMEM;
     } else if (x->perm) {
         rc = KT_EPERM;
-    } else if (x->nerrs > 0) {
+    } else if (x->col.nerrs > 0) {
         rc = KT_ECONFIG;
     }
-    free(x->lines);
-    x->lines = NULL;
+    kt_conf_collect_done(&x->col);
     if (rc == 0)
         *out = x->set;
     else
@@ -967,7 +892,8 @@ static int s_begin(struct s_ctx *x, kt_policy_set_t **out, const kt_policy_roles
 {
     memset(x, 0, sizeof(*x));
     x->roles = roles;
-    x->errs = errs;
+    x->col.errs = errs;
+    x->col.max = KT_POLICY_ERRORS_MAX;
     *out = NULL;
     if ((x->set = calloc(1, sizeof(*x->set))) == NULL)
         return KT_ENOMEM;
@@ -996,10 +922,10 @@ int kt_policy_load(kt_policy_set_t **out, const char *dir, const kt_policy_roles
         return KT_ENOMEM;
     if (s_list(&x, dir, &names, &n) != 0)
         goto out;
-    for (i = 0; i < n && !x.nomem; i++) {
+    for (i = 0; i < n && !x.col.nomem; i++) {
         if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
             path = NULL;
-            x.nomem = 1;
+            x.col.nomem = 1;
             break;
         }
         if (s_read(&x, path, &buf, &len) == 0)

@@ -12,6 +12,7 @@
 #ifndef KETEN_CONF_H
 #define KETEN_CONF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -97,5 +98,30 @@ int kt_conf_principal_matches(const kt_conf_principal_t *list, size_t n, uid_t u
                               const gid_t *gids, size_t ngids);
 
 void kt_conf_errors_free(kt_conf_errors_t *e); /* leaves it empty, reusable */
+
+/*
+ * Collecting "FILE:LINE: message" errors while checking a file (the config
+ * here, policy files in policy.c): every message of a file is kept, those of
+ * one file sorted by line when it is done, at most `max` over all files.
+ */
+typedef struct kt_conf_collector {
+    kt_conf_errors_t *errs; /* NULL: count only */
+    const char *name;       /* the file, as named in messages */
+    size_t base;            /* errs->count when this file started */
+    int *lines;             /* the line of each message since base */
+    size_t nerrs;           /* messages reported, over every file */
+    size_t max;
+    int nomem;
+} kt_conf_collector_t;
+
+void kt_conf_collect_file(kt_conf_collector_t *c, const char *name);
+/* line 0: about the whole file ("FILE: message"). */
+void kt_conf_collect(kt_conf_collector_t *c, int line, const char *fmt, ...) KT_PRINTF(3, 4);
+void kt_conf_vcollect(kt_conf_collector_t *c, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+/* Adds a formatted message (taken over; NULL means out of memory), sorted at `line`. */
+void kt_conf_collect_msg(kt_conf_collector_t *c, int line, char *msg);
+void kt_conf_collect_sort(kt_conf_collector_t *c); /* this file's messages by line */
+void kt_conf_collect_done(kt_conf_collector_t *c); /* frees what it holds, not errs */
 
 #endif
