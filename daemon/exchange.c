@@ -25,6 +25,7 @@
 #include "keten/transport.h"
 
 #define S_SEEN_EXPIRY_MS 60000 /* how often the purge job runs */
+#define S_BLOCKED_WAIT_MS 50   /* re-check a full window at least this often */
 
 struct s_peer {
     char id[KT_NODE_ID_MAX + 1];
@@ -41,6 +42,7 @@ struct kt_exchange {
     struct s_peer *peers;
     size_t npeers;
     int64_t next_expiry_ms;
+    int blocked; /* due rows wait for receipts (window full, or queue full) */
 };
 
 /* One message of a batch and what goes back for it. */
@@ -380,16 +382,29 @@ fail:
 
 /* ---- sending ---- */
 
+/* Sends what is due to one partner, keeping at most KT_EXCHANGE_WINDOW
+ * records unacknowledged: without a window, a backlog larger than what the
+ * partner commits before the first retry is sent two or three times over.
+ * A send the transport cannot take (queue full) ends the round and is not
+ * counted as an attempt. */
 static int s_send_partner(kt_exchange_t *x, const struct s_peer *p, int64_t now, size_t *sent)
 {
     kt_outbox_item_t items[KT_EXCHANGE_SEND_BATCH];
     int64_t cap = x->conf->retry_max * 1000;
-    size_t n = 0, i;
+    size_t n = 0, i, flying = 0, room;
     kt_diag_t d = {{0}};
     int rc;
 
     memset(items, 0, sizeof(items));
-    rc = kt_outbox_due(x->st, x->vault, now, p->id, items, KT_EXCHANGE_SEND_BATCH, &n, &d);
+    if ((rc = kt_outbox_in_flight(x->st, p->id, now, &flying, &d)) != 0)
+        goto out;
+    if (flying >= KT_EXCHANGE_WINDOW) {
+        x->blocked = 1;
+        goto out;
+    }
+    room = KT_EXCHANGE_WINDOW - flying;
+    rc = kt_outbox_due(x->st, x->vault, now, p->id, items,
+                       room < KT_EXCHANGE_SEND_BATCH ? room : KT_EXCHANGE_SEND_BATCH, &n, &d);
     if (rc != 0 || n == 0)
         goto out;
     if ((rc = kt_store_begin(x->st, &d)) != 0)
@@ -397,12 +412,16 @@ static int s_send_partner(kt_exchange_t *x, const struct s_peer *p, int64_t now,
     for (i = 0; i < n; i++) {
         uint8_t *env = NULL;
         size_t env_len = 0;
+        int ok = kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len,
+                                  p->peer, &d) == 0 &&
+                 kt_transport_send(x->t, p->id, items[i].kind, env, env_len) == 0;
 
-        if (kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len, p->peer,
-                             &d) == 0 &&
-            kt_transport_send(x->t, p->id, items[i].kind, env, env_len) == 0)
-            (*sent)++;
         kt_envelope_free(env, env_len);
+        if (!ok) {
+            x->blocked = 1;
+            break;
+        }
+        (*sent)++;
         if ((rc = kt_outbox_mark_sent(x->st, items[i].id, p->id, now, cap, &d)) != 0)
             break;
     }
@@ -449,6 +468,7 @@ static void s_pump(kt_exchange_t *x)
     kt_diag_t d = {{0}};
 
     s_wake_connected(x, now);
+    x->blocked = 0;
     if (kt_outbox_next_due(x->st, &due, &d) != 0 || due > now)
         return;
     for (i = 0; i < x->npeers; i++)
@@ -531,8 +551,8 @@ static int s_wait_ms(kt_exchange_t *x, int timeout_ms)
 
     if (kt_outbox_next_due(x->st, &due, NULL) != 0)
         return timeout_ms;
-    if (due <= now)
-        return 0;
+    if (due <= now) /* due, unless only receipts can make room: they wake the poll */
+        return x->blocked ? (timeout_ms < S_BLOCKED_WAIT_MS ? timeout_ms : S_BLOCKED_WAIT_MS) : 0;
     return due - now < timeout_ms ? (int)(due - now) : timeout_ms;
 }
 

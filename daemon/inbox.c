@@ -72,13 +72,16 @@ static int s_sign_receipt(const kt_keys_t *keys, const char *to, const kt_receip
 }
 
 /* Reads back a receipt this node signed earlier. */
+/* What a receipt this node signed and kept says. Its signature is for the
+ * sender to check; verifying it again here cost a signature check per
+ * duplicate, which is what a flood of retries is made of. */
 static int s_open_own(const kt_keys_t *keys, const uint8_t *buf, size_t len, kt_receipt_t *r,
                       kt_diag_t *d)
 {
     kt_payload_t pl;
-    int rc = kt_envelope_verify(&pl, buf, len, kt_keys_public(keys), d);
+    int rc = kt_envelope_parse(&pl, buf, len, d);
 
-    if (rc == 0 && pl.kind != KT_KIND_RECEIPT)
+    if (rc == 0 && (pl.kind != KT_KIND_RECEIPT || strcmp(pl.from, kt_keys_public(keys)->id) != 0))
         rc = KT_EMALFORMED;
     if (rc == 0)
         rc = kt_receipt_decode(r, pl.body, pl.body_len, d);

@@ -887,3 +887,24 @@ int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t
     kt_stmt_finalize(&q);
     return rc;
 }
+
+int kt_outbox_in_flight(kt_store_t *st, const char *partner, int64_t now_ms, size_t *n,
+                        kt_diag_t *d)
+{
+    static const char sql[] = "SELECT count(*) FROM outbox WHERE partner = ?1 AND state = 'sent'"
+                              " AND next_attempt > ?2";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_text(q, 1, partner)) == 0 &&
+        (rc = kt_stmt_bind_int64(q, 2, now_ms)) == 0 &&
+        (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        *n = (size_t)kt_stmt_column_int64(q, 0);
+        rc = 0;
+    }
+    kt_stmt_finalize(&q);
+    return rc < 0 ? rc : 0;
+}

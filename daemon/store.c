@@ -20,17 +20,26 @@
 
 #include "keten/store.h"
 
-struct kt_store {
-    sqlite3 *db;
-    char *path;
-    int memory;
-};
+/* Prepared statements are kept and reused: the engine's SQL is static text,
+ * and preparing it again for every record cost more than running it. */
+#define S_CACHE_MAX 96
 
 struct kt_stmt {
     kt_store_t *st;
     sqlite3_stmt *stmt;
     int bind_err; /* first failed bind since the last reset, or 0 */
     int bind_idx;
+    const char *key; /* the SQL pointer it was prepared from */
+    int cached;      /* owned by the store's cache */
+    int in_use;
+};
+
+struct kt_store {
+    sqlite3 *db;
+    char *path;
+    int memory;
+    kt_stmt_t *cache[S_CACHE_MAX];
+    size_t ncache;
 };
 
 #define S_SQL_SHOWN 40 /* characters of SQL named in a diagnostic */
@@ -482,6 +491,12 @@ void kt_store_close(kt_store_t **p)
 
     if (p == NULL || (st = *p) == NULL)
         return;
+    while (st->ncache > 0) {
+        kt_stmt_t *c = st->cache[--st->ncache];
+
+        sqlite3_finalize(c->stmt);
+        free(c);
+    }
     if (st->db != NULL) {
         kt_store_rollback(st);
         sqlite3_close_v2(st->db);
@@ -569,12 +584,29 @@ int kt_store_checkpoint_truncate(kt_store_t *st, kt_diag_t *d)
     return 0;
 }
 
+/* A cached statement for exactly this SQL that nobody holds, or NULL. */
+static kt_stmt_t *s_cached(kt_store_t *st, const char *sql)
+{
+    size_t i;
+
+    for (i = 0; i < st->ncache; i++) {
+        kt_stmt_t *s = st->cache[i];
+
+        if (s->key == sql && !s->in_use && strcmp(sqlite3_sql(s->stmt), sql) == 0) {
+            s->in_use = 1;
+            return s;
+        }
+    }
+    return NULL;
+}
+
 int kt_store_prepare(kt_store_t *st, kt_stmt_t **out, const char *sql, kt_diag_t *d)
 {
     kt_stmt_t *s;
     int rc;
 
-    *out = NULL;
+    if ((*out = s_cached(st, sql)) != NULL)
+        return 0;
     if ((s = calloc(1, sizeof(*s))) == NULL) {
         (void)kt_diag_set(d, KT_ENOMEM, "out of memory preparing a statement");
         return KT_ENOMEM;
@@ -590,6 +622,12 @@ int kt_store_prepare(kt_store_t *st, kt_stmt_t **out, const char *sql, kt_diag_t
         return rc < 0 ? rc : KT_EINVAL;
     }
     s->st = st;
+    s->key = sql;
+    s->in_use = 1;
+    if (st->ncache < S_CACHE_MAX) {
+        s->cached = 1;
+        st->cache[st->ncache++] = s;
+    }
     *out = s;
     return 0;
 }
@@ -693,7 +731,12 @@ void kt_stmt_finalize(kt_stmt_t **p)
 {
     if (p == NULL || *p == NULL)
         return;
-    sqlite3_finalize((*p)->stmt);
-    free(*p);
+    if ((*p)->cached) { /* back to the cache, reset: no read left open, no binding kept */
+        kt_stmt_reset(*p);
+        (*p)->in_use = 0;
+    } else {
+        sqlite3_finalize((*p)->stmt);
+        free(*p);
+    }
     *p = NULL;
 }

@@ -89,6 +89,12 @@ int kt_envelope_sign(uint8_t **out, size_t *outlen, kt_kind_t kind,
                      const uint8_t *body, size_t body_len, const kt_keys_t *signer,
                      kt_diag_t *d) KT_WUR;
 
+/* The payload of a signed container WITHOUT checking its signature: only
+ * for containers this node signed itself and kept (behind the vault's AEAD,
+ * or just now). Everything received from elsewhere goes through
+ * kt_envelope_verify. out->body borrows buf. */
+int kt_envelope_parse(kt_payload_t *out, const uint8_t *buf, size_t len, kt_diag_t *d) KT_WUR;
+
 /*
  * Verify a signed container against the expected signer: container shape
  * (KT_EMALFORMED, KT_ETOOBIG), signature (KT_EAUTH), payload shape

@@ -102,6 +102,11 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receip
 /* Every pending row of `partner` becomes due now (it has just connected). */
 int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_t *d) KT_WUR;
 
+/* How many of partner's rows were sent and still wait for a receipt within
+ * their retry time: the sender's window. */
+int kt_outbox_in_flight(kt_store_t *st, const char *partner, int64_t now_ms, size_t *n,
+                        kt_diag_t *d) KT_WUR;
+
 /* When the next row is due (ms); KT_ENOENT when nothing is pending. */
 int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d) KT_WUR;
 

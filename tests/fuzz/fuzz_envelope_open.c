@@ -57,6 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kt_envelope_verify(&pl, data, size, kt_keys_public(s_sender), &d) == 0 &&
         (pl.body < data || pl.body + pl.body_len > data + size))
         abort();
+    /* the unverified parse (own containers) bounds everything it hands back */
+    if (kt_envelope_parse(&pl, data, size, &d) == 0 &&
+        (pl.body < data || pl.body + pl.body_len > data + size))
+        abort();
     /* reach the payload decoder behind a valid signature */
     if (size > 0 && size <= 4096 && (data[0] & 1) &&
         kt_envelope_sign_raw(&out, &outlen, data + 1, size - 1, s_sender, &d) == 0) {
