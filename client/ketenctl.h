@@ -43,6 +43,9 @@ int cmd_outbox(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
+/* cmd_purge.c */
+int cmd_purge(int argc, char **argv);
+
 /* cmd_consent.c */
 int cmd_consent_grant(int argc, char **argv);
 int cmd_consent_withdraw(int argc, char **argv);

@@ -38,6 +38,8 @@ static const struct kt_cmd s_cmds[] = {
     {"outbox", NULL, cmd_outbox, "records sent or waiting, per recipient: --state S"},
     {"inbox", NULL, cmd_inbox, "records received"},
     {"show", NULL, cmd_show, "one record: where it went or came from, and its fields"},
+    {"purge", NULL, cmd_purge,
+     "run the purge job now: retention, ended consents, forgotten pupils, WAL truncate"},
     {"policy", "check", cmd_policy_check, "validate partner policies: [-c NODE.conf] [DIR]"},
     {"policy", "explain", cmd_policy_explain,
      "what a policy does with a type: --to|--from PARTNER --type T"},
