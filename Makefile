@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 60
 
 PKGS = libsodium libzmq sqlite3 libconfig libcbor jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Werror
 HARDEN = -fstack-protector-strong -fPIE

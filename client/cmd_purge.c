@@ -27,6 +27,7 @@ static void s_print(json_t *reply)
     printf("received deleted:    %lld\n", s_count(reply, "inbox"));
     printf("sent deleted:        %lld\n", s_count(reply, "outbox"));
     printf("consents deleted:    %lld\n", s_count(reply, "consents"));
+    printf("attendance deleted:  %lld\n", s_count(reply, "attendance"));
     printf("pupil keys deleted:  %lld\n", s_count(reply, "subjects"));
 }
 

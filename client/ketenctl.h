@@ -51,6 +51,13 @@ int cmd_consent_grant(int argc, char **argv);
 int cmd_consent_withdraw(int argc, char **argv);
 int cmd_consent_list(int argc, char **argv);
 
+/* cmd_attendance.c */
+int cmd_attendance_import(int argc, char **argv);
+
+/* cmd_signals.c */
+int cmd_signals(int argc, char **argv);
+int cmd_signals_submit(int argc, char **argv);
+
 /* cmd_version.c */
 int cmd_version(int argc, char **argv);
 

@@ -47,6 +47,10 @@ static const struct kt_cmd s_cmds[] = {
      "record a consent decision: --leerling ID --to PARTNER --doel D --types T,..."},
     {"consent", "withdraw", cmd_consent_withdraw, "withdraw a consent: ID"},
     {"consent", "list", cmd_consent_list, "consent decisions, all or one pupil's: [--leerling ID]"},
+    {"attendance", "import", cmd_attendance_import,
+     "import the school's attendance export (CSV): FILE"},
+    {"signals", "submit", cmd_signals_submit, "submit the signals' records under policy and consent"},
+    {"signals", NULL, cmd_signals, "pupils the signal rules select: [--date D]"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 

@@ -400,6 +400,7 @@ static int s_purge(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *re
     kt_ctl_reply_int(rep, "outbox", (int64_t)r.outbox);
     kt_ctl_reply_int(rep, "consents", (int64_t)r.consents);
     kt_ctl_reply_int(rep, "subjects", (int64_t)r.subjects);
+    kt_ctl_reply_int(rep, "attendance", (int64_t)r.attendance);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "keten/commands.h"
 #include "keten/commands_consent.h"
+#include "keten/commands_signals.h"
 #include "keten/control.h"
 #include "keten/enforce.h"
 #include "keten/daemon.h"
@@ -255,6 +256,8 @@ static int s_services_start(kt_daemon_t *dm)
     dm->consent.events.withdrawn = s_consent_withdrawn;
     dm->consent.events.ctx = dm;
     if ((rc = kt_commands_consent_register(dm->ctl, &dm->consent)) != 0)
+        return rc;
+    if ((rc = kt_commands_signals_register(dm->ctl, &dm->cmds)) != 0)
         return rc;
     if ((rc = kt_control_listen(dm->ctl, dm->conf->control_path, &d)) != 0) {
         kt_log_warnx("%s", d.msg);

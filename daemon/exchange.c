@@ -21,6 +21,7 @@
 #include "keten/outbox.h"
 #include "keten/receipt.h"
 #include "keten/record.h"
+#include "keten/signal.h"
 #include "keten/subject.h"
 #include "keten/transport.h"
 
@@ -517,17 +518,21 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
         kt_store_rollback(x->st);
         return rc;
     }
+    /* raw attendance past its own retention (signal.h; its own transaction) */
+    if ((rc = kt_signal_purge(x->st, (time_t)(now / 1000), &r->attendance, d)) != 0)
+        return rc;
     /* Deleted pages are zeroed (secure_delete); the WAL still holds the old
      * ones until it is checkpointed and truncated. */
-    if (r->inbox + r->outbox + r->consents + r->subjects > 0 &&
+    if (r->inbox + r->outbox + r->consents + r->subjects + r->attendance > 0 &&
         (rc = kt_store_checkpoint_truncate(x->st, d)) != 0)
         return rc;
-    if (r->retractions + r->inbox + r->outbox + r->consents + r->subjects > 0)
+    if (r->retractions + r->inbox + r->outbox + r->consents + r->subjects + r->attendance > 0)
         kt_log_info("purge: %zu retraction%s queued; deleted %zu received and %zu sent "
-                    "record%s, %zu ended consent%s; forgot %zu pupil key%s",
+                    "record%s, %zu ended consent%s, %zu attendance row%s; forgot %zu pupil key%s",
                     r->retractions, r->retractions == 1 ? "" : "s", r->inbox, r->outbox,
                     r->outbox == 1 ? "" : "s", r->consents, r->consents == 1 ? "" : "s",
-                    r->subjects, r->subjects == 1 ? "" : "s");
+                    r->attendance, r->attendance == 1 ? "" : "s", r->subjects,
+                    r->subjects == 1 ? "" : "s");
     return 0;
 }
 
@@ -682,6 +687,14 @@ int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
                        uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                        kt_diag_t *d)
 {
+    return kt_exchange_submit_also(x, to, nto, records, lens, n, ids, copies, NULL, NULL, d);
+}
+
+int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
+                            const uint8_t *const *records, const size_t *lens, size_t n,
+                            uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
+                            kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d)
+{
     const char *rcpt[KT_EXCHANGE_FANOUT_MAX];
     int64_t now = s_now_ms();
     char date[KT_DATE_BYTES];
@@ -715,7 +728,8 @@ int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
             copies->n++;
         }
     }
-    if ((rc = kt_store_commit(x->st, d)) != 0)
+    if ((also != NULL && (rc = also(also_ctx, copies, d)) != 0) ||
+        (rc = kt_store_commit(x->st, d)) != 0)
         goto fail;
     for (k = 0; k < copies->n; k++)
         s_log_copy(ids[copies->copy[k].record], &copies->copy[k]);

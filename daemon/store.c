@@ -196,8 +196,42 @@ static const char s_schema_v1[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;";
 
+/*
+ * v2: attendance at the school node (daemon/signal_store.c). signal_pupil
+ * holds the pupil's ids only locked (payload); attendance holds minutes and
+ * keten's category per (subject, datum), so a repeated row replaces, and an
+ * expiry date from the school's retention setting; signal_sent remembers
+ * what was submitted per pupil, rule and episode.
+ */
+static const char s_schema_v2[] =
+    "CREATE TABLE signal_pupil ("
+    " subject BLOB PRIMARY KEY NOT NULL,"
+    " payload BLOB NOT NULL"
+    ");"
+    "CREATE TABLE attendance ("
+    " subject BLOB NOT NULL REFERENCES signal_pupil (subject) ON DELETE CASCADE,"
+    " datum TEXT NOT NULL,"
+    " lestijd INTEGER NOT NULL CHECK (lestijd >= 0),"
+    " afwezig INTEGER NOT NULL CHECK (afwezig >= 0 AND afwezig <= lestijd),"
+    " categorie TEXT NOT NULL,"
+    " flags INTEGER NOT NULL DEFAULT 0,"
+    " expires TEXT NOT NULL,"
+    " PRIMARY KEY (subject, datum)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX attendance_expires ON attendance (expires);"
+    "CREATE TABLE signal_sent ("
+    " subject BLOB NOT NULL,"
+    " criterium TEXT NOT NULL,"
+    " episode TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " recipients TEXT NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " PRIMARY KEY (subject, criterium, episode)"
+    ") WITHOUT ROWID;";
+
 static const char *const s_migrations[] = {
     s_schema_v1, /* -> user_version 1 */
+    s_schema_v2, /* -> user_version 2 */
 };
 
 #define S_LATEST ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))

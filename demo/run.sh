@@ -150,6 +150,25 @@ show "$CTL" outbox -s school.sock
 show "$CTL" inbox -s gemeente.sock
 show "$CTL" inbox -s swv.sock
 
+step "Signals: the school imports its attendance export; the raw rows never leave the school"
+show "$CTL" attendance import -s school.sock "$ROOT/demo/attendance.csv"
+show "$CTL" signals -s school.sock --date 2025-10-10
+
+step "The parents of pupil L1001 consent to the melding at leerplicht; signals submit sends only what may go"
+show "$CTL" consent grant -s school.sock --leerling 999900043 --to gemeente-nijmegen \
+    --doel melding_geoorloofd --types geoorloofd_verzuim --door ouders --until 2027-07-31 \
+    --evidence formulier-2025-031 --ouders-geinformeerd >/dev/null
+show "$CTL" signals submit -s school.sock --date 2025-10-10 | tee signals.txt
+SIG=$(grep -m1 -E '^[0-9a-f]{32}  pupil L1001 .*gemeente-nijmegen queued' signals.txt | cut -c1-32)
+wait_state "$SIG" gemeente-nijmegen delivered
+echo "Leaving the school: only L1001's record, to leerplicht; the rest waits for consent"
+"$CTL" outbox -s school.sock --json | python3 -c "
+import json,sys
+ids={l[:32]:l.split()[2] for l in open('signals.txt') if l[:32].isalnum() and len(l)>40}
+for o in json.load(sys.stdin)['outbox']:
+    if o['id'] in ids: print('  %s  pupil %s  %-18s %s' % (o['id'], ids[o['id']], o['partner'], o['state']))"
+show "$CTL" signals submit -s school.sock --date 2025-10-10
+
 step "Stop the nodes (SIGTERM: finish the batch in hand, commit, exit)"
 stop_nodes
 trap - EXIT

@@ -75,6 +75,15 @@ int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
                        kt_diag_t *d) KT_WUR;
 void kt_exchange_copies_free(kt_exchange_copies_t *c);
 
+/* kt_exchange_submit that also runs `also` inside the same transaction,
+ * after every copy is added and before the commit: whatever the caller
+ * records about the submission commits with it or not at all. */
+typedef int (*kt_exchange_also_fn)(void *ctx, const kt_exchange_copies_t *copies, kt_diag_t *d);
+int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
+                            const uint8_t *const *records, const size_t *lens, size_t n,
+                            uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
+                            kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d) KT_WUR;
+
 /* Every held record whose consent is now active is signed again and queued
  * (after a grant). */
 int kt_exchange_release_held(kt_exchange_t *x, size_t *released, kt_diag_t *d) KT_WUR;
@@ -85,11 +94,11 @@ int kt_exchange_retract_consent(kt_exchange_t *x, const uint8_t id[KT_CONSENT_ID
                                 size_t *retractions, kt_diag_t *d) KT_WUR;
 
 /* The purge job (also run every minute): retractions for consents that
- * expired, records past their retention, ended consents, and the keys of
- * pupils of whom nothing remains; then the WAL is checkpointed and
+ * expired, records past their retention, ended consents, raw attendance past
+ * its retention, and the keys of pupils of whom nothing remains; then the WAL is checkpointed and
  * truncated so no deleted page survives in it. */
 typedef struct kt_exchange_purge {
-    size_t retractions, inbox, outbox, consents, subjects;
+    size_t retractions, inbox, outbox, consents, subjects, attendance;
 } kt_exchange_purge_t;
 int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d) KT_WUR;
 
