@@ -65,7 +65,7 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     const char **to = NULL, **b64 = NULL;
     size_t nto = 0, n = 0, i;
     uint8_t **recs = NULL, (*ids)[KT_ENVELOPE_ID_BYTES] = NULL;
-    kt_exchange_copies_t copies = {NULL, 0};
+    kt_exchange_copies_t copies = {NULL, 0, 0};
     size_t *lens = NULL;
     kt_diag_t d = {{0}};
     int rc;

@@ -571,7 +571,7 @@ static int s_signals_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_
     kt_ctl_reply_begin_array(rep, "submitted");
     for (size_t i = 0; i < cs.n; i++) {
         s_cand_t *k = &cs.k[i];
-        kt_exchange_copies_t copies = {NULL, 0};
+        kt_exchange_copies_t copies = {NULL, 0, 0};
         uint8_t id[KT_ENVELOPE_ID_BYTES];
 
         if (k->submitted || k->state == S_DENIED) {

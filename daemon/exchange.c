@@ -589,6 +589,8 @@ static int s_check_to(const kt_exchange_t *x, const char *const *to, size_t nto,
 {
     size_t i, j;
 
+    if (nto > KT_EXCHANGE_FANOUT_MAX)
+        return kt_diag_set(d, KT_EINVAL, "at most %d recipients", KT_EXCHANGE_FANOUT_MAX);
     for (i = 0; i < nto; i++) {
         if (!kt_keys_valid_id(to[i]))
             return kt_diag_set(d, KT_EINVAL, "recipient %zu is not a node id ([a-z0-9-]{1,64})",
@@ -670,6 +672,24 @@ static size_t s_recipients(kt_exchange_t *x, const char *const *to, size_t nto,
     return n > KT_EXCHANGE_FANOUT_MAX ? KT_EXCHANGE_FANOUT_MAX : n;
 }
 
+/* Room for m more copies (grown as records fan out, not for the worst case). */
+static int s_copies_grow(kt_exchange_copies_t *c, size_t m, kt_diag_t *d)
+{
+    kt_exchange_copy_t *grown;
+    size_t want = c->n + m, cap = c->cap ? c->cap : 16;
+
+    if (want <= c->cap)
+        return 0;
+    while (cap < want)
+        cap *= 2;
+    if ((grown = realloc(c->copy, cap * sizeof(*grown))) == NULL)
+        return kt_diag_set(d, KT_ENOMEM, "out of memory");
+    memset(grown + c->cap, 0, (cap - c->cap) * sizeof(*grown));
+    c->copy = grown;
+    c->cap = cap;
+    return 0;
+}
+
 static void s_log_copy(const uint8_t *id, const kt_exchange_copy_t *c)
 {
     char hex[KT_ENVELOPE_ID_HEX];
@@ -708,8 +728,6 @@ int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
         return kt_diag_set(d, KT_EINVAL, "a submission holds 1 to %d records",
                            KT_EXCHANGE_SUBMIT_MAX);
     kt_consent_today(date);
-    if ((copies->copy = calloc(n * KT_EXCHANGE_FANOUT_MAX, sizeof(*copies->copy))) == NULL)
-        return kt_diag_set(d, KT_ENOMEM, "out of memory");
     if ((rc = kt_store_begin(x->st, d)) != 0)
         goto fail;
     for (i = 0; i < n; i++) {
@@ -718,6 +736,8 @@ int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
             rc = KT_EDENIED;
             goto record_fail;
         }
+        if ((rc = s_copies_grow(copies, m, d)) != 0)
+            goto fail;
         for (j = 0; j < m; j++) {
             kt_exchange_copy_t *c = &copies->copy[copies->n];
 

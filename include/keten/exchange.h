@@ -59,7 +59,7 @@ typedef struct kt_exchange_copy {
 
 typedef struct kt_exchange_copies {
     kt_exchange_copy_t *copy;
-    size_t n;
+    size_t n, cap;
 } kt_exchange_copies_t;
 
 /* Accepts n canonical records for the recipients `to` (nto > 0), or for

@@ -401,7 +401,8 @@ start_all() {
     run nctl school-a purge
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "retractions queued:  0" ]
-    [ "${#lines[@]}" -eq 5 ]
+    [ "${#lines[@]}" -eq 6 ]
+    [ "${lines[4]}" = "attendance deleted:  0" ]
     [ "$(copy_state school-a "$id_last" gemeente-a)" = delivered ]
     has_record gemeente-a "$id_last"
     [ "$(consent school-a list --leerling $last --json | jget - 'j["consents"][0]["state"]')" = active ]

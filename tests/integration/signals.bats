@@ -157,3 +157,103 @@ for x in s:
         ! grep -q -e PLANT4711 -e $BSN -e '\b241\b' audit.json
     fi
 }
+
+# --- a langdurig geoorloofd case that closes (issue 7) ---------------------
+# This test runs the school and its gemeente as two live nodes (net.bash).
+# net.bash's teardown stops them and then calls the teardown above, which it
+# keeps, so the single-node tests above are cleaned up as before.
+load net
+
+# weeks_at NUMBER BSN BIRTH ABSENT CODE FIRST N: N weeks of 5 lesdagen of 300 min,
+# starting with week FIRST (0 = the week of 2025-09-01)
+weeks_at() {
+    python3 - "$@" <<'PY'
+import datetime, sys
+num, bsn, geb, absent, code, first, n = sys.argv[1:8]
+start = datetime.date(2025, 9, 1)
+for w in range(int(first), int(first) + int(n)):
+    for d in range(5):
+        print(f"{num},{bsn},{geb},{start + datetime.timedelta(days=7*w+d)},300,{absent},{code}")
+PY
+}
+
+# gv_at_gemeente BSN: the geoorloofd_verzuim records the gemeente holds for BSN,
+# as JSON Lines of [begindatum, status, afsluitreden] in arrival order
+gv_at_gemeente() {
+    local id
+    nctl gemeente-nijmegen inbox --json >gin.json || return 1
+    for id in $(jget gin.json '" ".join(r["id"] for r in sorted(j["inbox"], key=lambda r: r["received"]) if r["type"] == "geoorloofd_verzuim")'); do
+        nctl gemeente-nijmegen show "$id" --json |
+            jget - "[j['record']['fields'][k] if k in j['record']['fields'] else None for k in ('leerling_id', 'begindatum', 'status', 'afsluitreden')]"
+    done | grep "\"$1\""
+}
+
+@test "a geoorloofd_lt50 case that closes (> 50 %) is reported gesloten to its recipient, once; 50 % neither opens nor closes" {
+    net_up school-de-linde school gemeente-nijmegen gemeente
+    # the example network's own policies: geoorloofd_verzuim on consent only
+    net_policy school-de-linde gemeente-nijmegen <"$KETEN_ROOT/policies/school-de-linde/gemeente-nijmegen.conf"
+    net_policy gemeente-nijmegen school-de-linde <"$KETEN_ROOT/policies/gemeente-nijmegen/school-de-linde.conf"
+    net_conf school-de-linde
+    net_conf gemeente-nijmegen
+    cp "$KETEN_ROOT/demo/signals.conf" "$T/school-de-linde/signals.conf"
+    node_start gemeente-nijmegen
+    node_start school-de-linde
+    s() { "$KETENCTL" "$@" -s "$(node_sock school-de-linde)"; }
+
+    # L1: 5 lesweken at 33 % (code M: geoorloofd, no ziek rule); L2: 5 at exactly 50 %
+    { csv; weeks_at L1 $BSN 2013-03-21 200 M 0 5; weeks_at L2 $BSN2 2012-11-02 150 M 0 5; } >a.csv
+    run s attendance import a.csv
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for b in $BSN $BSN2; do
+        s consent grant --leerling $b --to gemeente-nijmegen --doel melding_geoorloofd \
+            --types geoorloofd_verzuim --door ouders --given 2025-08-15 --until 2027-07-31 \
+            --evidence IT-7 --ouders-geinformeerd
+    done
+
+    # D1: the case opens and reaches the gemeente with status open; L2 (50 %) is no candidate
+    run s signals submit --date 2025-10-03 --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    echo "$output" >sub1.json
+    [ "$(jget sub1.json '[(x["pupil"], x["rule"], x["type"], x["status"]) for x in j["submitted"]]')" = '[["L1", "geoorloofd_lt50", "geoorloofd_verzuim", "open"]]' ]
+    [ "$(jget sub1.json '[c["partner"] for c in j["submitted"][0]["copies"]]')" = '["gemeente-nijmegen"]' ]
+    wait_net 20 count_is 1 inbox_count gemeente-nijmegen
+    run gv_at_gemeente $BSN
+    echo "$output"
+    [ "$output" = "[\"$BSN\", \"2025-09-01\", \"open\", null]" ]
+
+    # week 6 at exactly 50 %: neither closes L1's case nor opens L2's
+    { csv; weeks_at L1 $BSN 2013-03-21 150 M 5 1; weeks_at L2 $BSN2 2012-11-02 150 M 5 1; } >b.csv
+    s attendance import b.csv
+    run s signals submit --date 2025-10-10 --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jget - 'len(j["submitted"])')" = 0 ]
+
+    # week 7 above 50 % (67 %): the case closes; gesloten, boven_50_pct, to the gemeente
+    { csv; weeks_at L1 $BSN 2013-03-21 100 M 6 1; weeks_at L2 $BSN2 2012-11-02 100 M 6 1; } >c.csv
+    s attendance import c.csv
+    run s signals submit --date 2025-10-17 --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    echo "$output" >sub2.json
+    [ "$(jget sub2.json '[(x["pupil"], x["rule"], x["type"], x["status"]) for x in j["submitted"]]')" = '[["L1", "geoorloofd_lt50", "geoorloofd_verzuim", "gesloten"]]' ]
+    [ "$(jget sub2.json '[c["partner"] for c in j["submitted"][0]["copies"]]')" = '["gemeente-nijmegen"]' ]
+    wait_net 20 count_is 2 inbox_count gemeente-nijmegen
+    run gv_at_gemeente $BSN
+    echo "$output"
+    [ "${lines[0]}" = "[\"$BSN\", \"2025-09-01\", \"open\", null]" ]
+    [ "${lines[1]}" = "[\"$BSN\", \"2025-09-01\", \"gesloten\", \"boven_50_pct\"]" ]
+    [ "${#lines[@]}" -eq 2 ]
+
+    # exactly once: the same date again submits nothing, and nothing more arrives
+    run s signals submit --date 2025-10-17 --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jget - 'len(j["submitted"])')" = 0 ]
+    sleep 1
+    [ "$(nget school-de-linde status 'j["outbox"]["queued"] + j["outbox"]["held"]')" = 0 ]
+    [ "$(inbox_count gemeente-nijmegen)" = 2 ]
+    [ -z "$(gv_at_gemeente $BSN2 || true)" ]
+}
