@@ -219,10 +219,11 @@ static const char *s_partner_state(s_env_t *e, const kt_record_t *rec,
 static void s_route(s_env_t *e, s_cand_t *k)
 {
     const char *list[S_PARTNERS_MAX];
+    char copy[S_TO_TEXT]; /* list[] points into it below: it must live as long */
     size_t n = 0, i;
 
     if (k->hit.closed) {
-        char *tok, *save = NULL, copy[S_TO_TEXT];
+        char *tok, *save = NULL;
 
         memcpy(copy, k->to, sizeof(copy));
         for (tok = strtok_r(copy, ",", &save); tok != NULL && n < S_PARTNERS_MAX;
