@@ -358,6 +358,14 @@ static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
     kt_log_info("policies loaded: %zu partner%s, %zu rule%s", kt_policy_set_partner_count(np),
                 kt_policy_set_partner_count(np) == 1 ? "" : "s", kt_policy_set_rule_count(np),
                 kt_policy_set_rule_count(np) == 1 ? "" : "s");
+    /* A new version may no longer need consent (the 5a law change): held
+     * records are decided again under it, as after a grant. */
+    {
+        size_t released = 0;
+
+        if (kt_exchange_release_held(dm->x, &released, &d) != 0)
+            kt_log_warnx("releasing held records: %s", d.msg);
+    }
     if (s_access_pair(nc, &ops, &auds) == 0) {
         if (kt_control_set_access(dm->ctl, &ops, &auds) != 0)
             kt_log_warnx("access lists not updated: out of memory");

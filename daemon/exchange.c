@@ -774,7 +774,7 @@ void kt_exchange_copies_free(kt_exchange_copies_t *c)
 
 /* A held row: may it go now? 0 and the consent when it may. */
 static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const char *date,
-                         int64_t now, kt_diag_t *d)
+                         int64_t now, int *by_consent, kt_diag_t *d)
 {
     kt_hook_decision_t dec;
     kt_record_t *r = NULL;
@@ -789,6 +789,7 @@ static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const cha
         (rc = kt_record_decode(&r, pl.body, pl.body_len, d)) != 0)
         goto out;
     rc = x->hook->outgoing(x->hook->ctx, row->partner, r, date, &dec, d);
+    *by_consent = dec.has_consent;
     if (rc == 0 && (rc = kt_record_encode(r, &bytes, &blen, d)) == 0)
         rc = kt_outbox_release(x->st, x->conf->keys, x->vault, row->id, row->partner,
                                dec.has_consent ? dec.consent_id : NULL, bytes, blen, now, d);
@@ -816,11 +817,12 @@ int kt_exchange_release_held(kt_exchange_t *x, size_t *released, kt_diag_t *d)
         goto fail;
     for (i = 0; i < n; i++) {
         kt_diag_t why = {{0}};
-        int r = s_try_release(x, &rows[i], date, now, &why);
+        int by_consent = 0, r = s_try_release(x, &rows[i], date, now, &by_consent, &why);
 
         if (r == 0) {
             kt_envelope_id_hex(hex, rows[i].id);
-            kt_log_info("record %s to %s: released by consent", hex, rows[i].partner);
+            kt_log_info("record %s to %s: released %s", hex, rows[i].partner,
+                        by_consent ? "by consent" : "(its rule no longer needs consent)");
             (*released)++;
         } else if (r != KT_ENOCONSENT && r != KT_EDENIED) {
             rc = r;

@@ -537,6 +537,29 @@ EOF
     wait_net 20 copy_is school-a "${lines[0]}" gemeente-a delivered
 }
 
+@test "a reload whose policy no longer needs consent releases held records (the 5a law change)" {
+    net_up school-a school gemeente-a gemeente
+    vs_fields='"leerling_id", "artikel", "besluit"'
+    policy school-a gemeente-a \
+        "$(rule vrijstelling toestemming overleg_vrijstelling "$vs_fields" 'toestemming_door = "wet";')" ""
+    policy gemeente-a school-a "" "$(rule vrijstelling wettelijke_plicht overleg_vrijstelling "$vs_fields")"
+    start_all school-a gemeente-a
+    echo '{"type":"vrijstelling","fields":{"leerling_id":"360591875","artikel":"art_5a","besluit":"toegekend"}}' >vs.json
+    submit school-a --to gemeente-a vs.json
+    [ "$status" -eq 0 ]
+    id=${lines[0]}
+    [[ "$stderr" == *"record $id to gemeente-a: held until consent is given"* ]]
+    sleep 1
+    [ "$(copy_state school-a "$id" gemeente-a)" = held ]
+
+    # the law changed: the new version is statutory, so no consent is needed
+    policy school-a gemeente-a "$(rule vrijstelling wettelijke_plicht overleg_vrijstelling "$vs_fields")" ""
+    kill -HUP "$(node_pid school-a)"
+    wait_for 10 log_has school-a "policies loaded: 1 partner, 1 rule"
+    wait_net 20 copy_is school-a "$id" gemeente-a delivered
+    log_has school-a "record $id to gemeente-a: released (its rule no longer needs consent)"
+}
+
 @test "ketend refuses to start on an invalid policy, with the same file:line errors as policy check" {
     net_up school-a school gemeente-a gemeente
     dir=$(node_policies school-a)
