@@ -589,28 +589,6 @@ static void s_partners(struct s_ctx *x, const config_setting_t *list)
 
 /* ---- the file ---- */
 
-/* libconfig would open @include files itself, past our permission check. */
-static int s_refuse_include(struct s_ctx *x, const char *text)
-{
-    const char *p = text;
-    int line = 1, found = 0;
-
-    while (*p != '\0') {
-        const char *q = p;
-
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (strncmp(q, "@include", 8) == 0) {
-            s_err(x, line, "@include is not allowed; keep the configuration in one file");
-            found = 1;
-        }
-        if ((p = strchr(p, '\n')) == NULL)
-            break;
-        p++;
-        line++;
-    }
-    return found;
-}
 
 static void s_root(struct s_ctx *x, const config_setting_t *root)
 {
@@ -629,7 +607,7 @@ static void s_parse_text(struct s_ctx *x, const char *text)
 {
     config_t cfg;
 
-    if (s_refuse_include(x, text))
+    if (kt_conf_refuse_include(&x->col, text, "keep the configuration in one file"))
         return;
     config_init(&cfg);
     if (config_read_string(&cfg, text) != CONFIG_TRUE) {
@@ -933,4 +911,26 @@ void kt_conf_collect_done(kt_conf_collector_t *c)
 {
     free(c->lines);
     c->lines = NULL;
+}
+
+int kt_conf_refuse_include(kt_conf_collector_t *c, const char *text, const char *advice)
+{
+    const char *p = text;
+    int line = 1, found = 0;
+
+    while (*p != '\0') {
+        const char *q = p;
+
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncmp(q, "@include", 8) == 0) {
+            kt_conf_collect(c, line, "@include is not allowed; %s", advice);
+            found = 1;
+        }
+        if ((p = strchr(p, '\n')) == NULL)
+            break;
+        p++;
+        line++;
+    }
+    return found;
 }

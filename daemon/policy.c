@@ -643,27 +643,6 @@ static void s_version(struct s_ctx *x, const config_setting_t *vg, int idx, size
 
 /* ---- one file ---- */
 
-static int s_refuse_include(struct s_ctx *x, const char *text)
-{
-    const char *p = text;
-    int line = 1, found = 0;
-
-    while (*p != '\0') {
-        const char *q = p;
-
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (strncmp(q, "@include", 8) == 0) {
-            s_err(x, line, "@include is not allowed; keep each partner's policy in one file");
-            found = 1;
-        }
-        if ((p = strchr(p, '\n')) == NULL)
-            break;
-        p++;
-        line++;
-    }
-    return found;
-}
 
 static void s_root(struct s_ctx *x, const config_setting_t *root)
 {
@@ -754,7 +733,7 @@ static void s_parse_file(struct s_ctx *x, const char *name, const char *text, si
     buf[len] = '\0';
     if (memchr(text, '\0', len) != NULL) {
         s_err(x, 0, "not a text file (holds a NUL byte)");
-    } else if (!s_refuse_include(x, buf)) {
+    } else if (!kt_conf_refuse_include(&x->col, buf, "keep each partner's policy in one file")) {
         config_init(&cfg);
         if (config_read_string(&cfg, buf) != CONFIG_TRUE)
             s_err(x, config_error_line(&cfg), "%s",

@@ -124,4 +124,9 @@ void kt_conf_collect_msg(kt_conf_collector_t *c, int line, char *msg);
 void kt_conf_collect_sort(kt_conf_collector_t *c); /* this file's messages by line */
 void kt_conf_collect_done(kt_conf_collector_t *c); /* frees what it holds, not errs */
 
+/* libconfig would open @include files itself, past our permission checks:
+ * reports every @include line of text ("@include is not allowed; <advice>")
+ * and returns 1 if there was one. */
+int kt_conf_refuse_include(kt_conf_collector_t *c, const char *text, const char *advice);
+
 #endif
