@@ -18,8 +18,8 @@
 #include "ketenctl.h"
 
 #define S_GRANT_USAGE                                                                              \
-    "consent grant [-s PATH] [--json] --leerling ID --to PARTNER --doel DOEL --types T[,T...]\n"  \
-    "        --door ouders|leerling|ouders_en_leerling --until YYYY-MM-DD [--given YYYY-MM-DD]\n" \
+    "consent grant [-s PATH] [--json] --leerling ID --to PARTNER --doel DOEL --types T[,T...]\n"   \
+    "        --door ouders|leerling|ouders_en_leerling --until YYYY-MM-DD [--given YYYY-MM-DD]\n"  \
     "        [--evidence REF] [--niet-akkoord] --ouders-geinformeerd"
 #define S_WITHDRAW_USAGE "consent withdraw [-s PATH] [--json] ID"
 #define S_LIST_USAGE "consent list [-s PATH] [--json] [--leerling ID]"
@@ -135,8 +135,8 @@ static int s_grant_parse(int argc, char **argv, kt_ctl_opts_t *o, struct s_grant
 {
     static const char *const names[] = {"--leerling", "--to",    "--doel",  "--types",
                                         "--door",     "--until", "--given", "--evidence"};
-    const char **slots[] = {&g->leerling, &g->to, &g->doel, &g->types,
-                            &g->door, &g->until, &g->given, &g->evidence};
+    const char **slots[] = {&g->leerling, &g->to,    &g->doel,  &g->types,
+                            &g->door,     &g->until, &g->given, &g->evidence};
     int i, r;
     size_t k;
 

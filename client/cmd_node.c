@@ -102,10 +102,10 @@ static int s_run(struct s_args *a, json_t *req, void (*print)(json_t *reply))
 
 static void s_print_partners(json_t *reply)
 {
-    static const char *const keys[] = {"id", "role", "connected", "last_seen", "endpoint",
-                                       "fingerprint", NULL};
-    static const char *const heads[] = {"PARTNER", "ROLE", "CONNECTED", "LAST SEEN", "ENDPOINT",
-                                        "FINGERPRINT", NULL};
+    static const char *const keys[] = {"id",       "role",        "connected", "last_seen",
+                                       "endpoint", "fingerprint", NULL};
+    static const char *const heads[] = {"PARTNER",  "ROLE",        "CONNECTED", "LAST SEEN",
+                                        "ENDPOINT", "FINGERPRINT", NULL};
     static const char *const times[] = {"last_seen", NULL};
     json_t *rows = json_object_get(reply, "partners");
 
@@ -135,10 +135,10 @@ static void s_print_status(json_t *reply)
 
 static void s_print_outbox_rows(json_t *rows)
 {
-    static const char *const keys[] = {"id", "partner", "type", "state", "attempts", "reason",
-                                       "updated", NULL};
-    static const char *const heads[] = {"ID", "PARTNER", "TYPE", "STATE", "ATTEMPTS", "REASON",
-                                        "UPDATED", NULL};
+    static const char *const keys[] = {"id",       "partner", "type",    "state",
+                                       "attempts", "reason",  "updated", NULL};
+    static const char *const heads[] = {"ID",       "PARTNER", "TYPE",    "STATE",
+                                        "ATTEMPTS", "REASON",  "UPDATED", NULL};
     static const char *const times[] = {"updated", NULL};
 
     s_iso_times(rows, times);
@@ -220,15 +220,14 @@ int cmd_partners(int argc, char **argv)
 int cmd_outbox(int argc, char **argv)
 {
     struct s_args a = {0};
-    int r = s_parse("outbox",
-                    "outbox [-s PATH] [--state held|queued|sent|delivered|rejected] [--json]",
-                    argc, argv, &a);
+    int r =
+        s_parse("outbox", "outbox [-s PATH] [--state held|queued|sent|delivered|rejected] [--json]",
+                argc, argv, &a);
 
     if (r != 0)
         return r > 0 ? KT_EXIT_OK : KT_EXIT_USAGE;
     if (a.state != NULL)
-        return s_run(&a, json_pack("{s:s,s:s}", "cmd", "outbox", "state", a.state),
-                     s_print_outbox);
+        return s_run(&a, json_pack("{s:s,s:s}", "cmd", "outbox", "state", a.state), s_print_outbox);
     return s_run(&a, json_pack("{s:s}", "cmd", "outbox"), s_print_outbox);
 }
 

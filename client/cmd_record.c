@@ -50,11 +50,13 @@ enum { U_SIGN, U_VERIFY, U_SEAL, U_OPEN };
 /* Parses the options this command allows (`allowed`: letters of OPT_*). */
 static int s_parse(int argc, char **argv, const char *allowed, int usage, struct s_args *a)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, OPT_KEY}, {"to", required_argument, NULL, OPT_TO},
-        {"from", required_argument, NULL, OPT_FROM}, {"pub", required_argument, NULL, OPT_PUB},
-        {"out", required_argument, NULL, OPT_OUT},   {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"key", required_argument, NULL, OPT_KEY},
+                                         {"to", required_argument, NULL, OPT_TO},
+                                         {"from", required_argument, NULL, OPT_FROM},
+                                         {"pub", required_argument, NULL, OPT_PUB},
+                                         {"out", required_argument, NULL, OPT_OUT},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {NULL, 0, NULL, 0}};
     int c;
 
     memset(a, 0, sizeof(*a));
@@ -183,8 +185,7 @@ static int s_print_summary(const char *name, const kt_payload_t *pl, const kt_pu
     struct tm tm;
     size_t i;
 
-    if (pl->kind == KT_KIND_RECORD &&
-        kt_record_decode(&rec, pl->body, pl->body_len, &d) != 0) {
+    if (pl->kind == KT_KIND_RECORD && kt_record_decode(&rec, pl->body, pl->body_len, &d) != 0) {
         kt_err("%s: signed correctly, but the body is not a valid record: %s", name, d.msg);
         return KT_EXIT_ERR;
     }
@@ -271,8 +272,8 @@ int cmd_record_sign(int argc, char **argv)
         goto out;
     }
     kt_envelope_new_id(id);
-    if (kt_envelope_sign(&sig, &slen, KT_KIND_RECORD, id, (uint64_t)time(NULL), a.to, body, blen,
-                         k, &d) != 0) {
+    if (kt_envelope_sign(&sig, &slen, KT_KIND_RECORD, id, (uint64_t)time(NULL), a.to, body, blen, k,
+                         &d) != 0) {
         kt_err("%s: %s", one.name, d.msg);
         goto out;
     }

@@ -91,13 +91,15 @@ static void s_print_copies(const json_t *copies)
 
     for (i = 0; i < json_array_size(copies); i++) {
         const json_t *c = json_array_get(copies, i);
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *partner = json_string_value(json_object_get(c, "partner"));
         const char *state = json_string_value(json_object_get(c, "state"));
         const char *stripped = json_string_value(json_object_get(c, "stripped"));
 
-        fprintf(stderr, "%s: record %s to %s: %s%s%s%s\n", kt_progname,
-                json_string_value(json_object_get(c, "id")),
-                json_string_value(json_object_get(c, "partner")), state,
-                state && strcmp(state, "held") == 0 ? " until consent is given" : "",
+        if (id == NULL || partner == NULL || state == NULL)
+            continue; /* an older or newer ketend: the ids on stdout still hold */
+        fprintf(stderr, "%s: record %s to %s: %s%s%s%s\n", kt_progname, id, partner, state,
+                strcmp(state, "held") == 0 ? " until consent is given" : "",
                 stripped && stripped[0] ? "; not sent, the policy does not allow: " : "",
                 stripped && stripped[0] ? stripped : "");
     }

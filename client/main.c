@@ -49,7 +49,8 @@ static const struct kt_cmd s_cmds[] = {
     {"consent", "list", cmd_consent_list, "consent decisions, all or one pupil's: [--leerling ID]"},
     {"attendance", "import", cmd_attendance_import,
      "import the school's attendance export (CSV): FILE"},
-    {"signals", "submit", cmd_signals_submit, "submit the signals' records under policy and consent"},
+    {"signals", "submit", cmd_signals_submit,
+     "submit the signals' records under policy and consent"},
     {"signals", NULL, cmd_signals, "pupils the signal rules select: [--date D]"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };

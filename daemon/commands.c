@@ -95,8 +95,7 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
             rc = kt_ctl_reply_error(rep, KT_EMALFORMED, "record %zu: not base64", i + 1);
             goto out;
         }
-    rc = kt_exchange_submit(c->x, to, nto, (const uint8_t *const *)recs, lens, n, ids, &copies,
-                            &d);
+    rc = kt_exchange_submit(c->x, to, nto, (const uint8_t *const *)recs, lens, n, ids, &copies, &d);
     if (rc != 0) {
         /* a policy refusal is about the records, not about the caller's
          * rights: "invalid", so ketenctl does not call it permission denied */
@@ -327,8 +326,10 @@ static int s_load_record(kt_commands_t *c, const uint8_t *id, const kt_outbox_ro
         rc = kt_outbox_signed(c->st, kt_exchange_vault(c->x), id, out[0].partner, &buf, &len, d);
     } else {
         if ((p = kt_conf_partner(*c->conf, in[0].sender)) == NULL)
-            return kt_diag_set(d, KT_ENOENT, "sender '%s' is no longer a partner: its key is "
-                               "not configured", in[0].sender);
+            return kt_diag_set(d, KT_ENOENT,
+                               "sender '%s' is no longer a partner: its key is "
+                               "not configured",
+                               in[0].sender);
         signer = &p->pub;
         rc = kt_inbox_signed(c->st, kt_exchange_vault(c->x), in[0].sender, id, &buf, &len, d);
     }

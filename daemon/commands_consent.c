@@ -140,10 +140,11 @@ static int s_grant(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *re
     kt_consent_today(today);
     if ((rc = s_grant_args(cc, req, &g, &types, today, rep)) != 0)
         goto out;
-    if ((rc = kt_store_begin(st, &d)) != 0 || (rc = kt_consent_grant(id, st, kt_exchange_vault(cc->cmds->x), &g, &d)) != 0 ||
-        (rc = s_audit(cc, who, g.decision && strcmp(g.decision, "niet_akkoord") == 0
-                                   ? "consent_refused"
-                                   : "consent_granted",
+    if ((rc = kt_store_begin(st, &d)) != 0 ||
+        (rc = kt_consent_grant(id, st, kt_exchange_vault(cc->cmds->x), &g, &d)) != 0 ||
+        (rc = s_audit(cc, who,
+                      g.decision && strcmp(g.decision, "niet_akkoord") == 0 ? "consent_refused"
+                                                                            : "consent_granted",
                       id, &row, &d)) != 0 ||
         (rc = kt_store_commit(st, &d)) != 0) {
         kt_store_rollback(st);
@@ -229,7 +230,8 @@ int kt_commands_consent_register(kt_control_t *ctl, kt_commands_consent_t *cc)
     int rc;
 
     if ((rc = kt_control_register(ctl, "consent-grant", KT_ROLE_OPERATOR, s_grant, cc)) != 0 ||
-        (rc = kt_control_register(ctl, "consent-withdraw", KT_ROLE_OPERATOR, s_withdraw, cc)) != 0 ||
+        (rc = kt_control_register(ctl, "consent-withdraw", KT_ROLE_OPERATOR, s_withdraw, cc)) !=
+            0 ||
         (rc = kt_control_register(ctl, "consent-list", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR, s_list,
                                   cc)) != 0)
         return rc;

@@ -498,10 +498,9 @@ static int s_mark_sent(void *ctx, const kt_exchange_copies_t *copies, kt_diag_t 
         snprintf(to + used, sizeof(to) - used, "%s%s", used ? "," : "", copies->copy[i].partner);
     }
     /* a closing report updates the opening's row */
-    return kt_signal_sent_put(m->e->c->st, m->e->p[m->k->pupil].subject, m->k->hit.rule,
-                              m->k->hit.episode,
-                              m->k->hit.closed ? KT_SIGNAL_SENT_CLOSED : KT_SIGNAL_SENT_OPEN, to,
-                              d);
+    return kt_signal_sent_put(
+        m->e->c->st, m->e->p[m->k->pupil].subject, m->k->hit.rule, m->k->hit.episode,
+        m->k->hit.closed ? KT_SIGNAL_SENT_CLOSED : KT_SIGNAL_SENT_OPEN, to, d);
 }
 
 /* Submits one candidate; fills *id and the copies made. */

@@ -589,7 +589,6 @@ static void s_partners(struct s_ctx *x, const config_setting_t *list)
 
 /* ---- the file ---- */
 
-
 static void s_root(struct s_ctx *x, const config_setting_t *root)
 {
     config_setting_t *s;

@@ -38,7 +38,7 @@ static const char s_not_informed[] =
 
 /* The columns every row query selects, in kt_consent_t order. */
 #define S_COLUMNS                                                                                  \
-    "id, subject, recipient, doel, record_types, gegeven_door, beslissing, evidence, "            \
+    "id, subject, recipient, doel, record_types, gegeven_door, beslissing, evidence, "             \
     "gegeven_op, geldig_tot, ingetrokken_op, state, created"
 
 /* ---- codes ---- */
@@ -164,7 +164,7 @@ int kt_consent_evidence_valid(const char *s)
 
     if (s == NULL)
         return 0;
-    for (i = 0; s[i] != '\0' && i <= KT_CONSENT_EVIDENCE_MAX; i++) {
+    for (i = 0; i <= KT_CONSENT_EVIDENCE_MAX && s[i] != '\0'; i++) {
         char c = s[i];
 
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -259,8 +259,9 @@ static int s_grant_check(const kt_consent_grant_t *g, char types[KT_CONSENT_TYPE
     if ((rc = s_types_text(types, g, d)) != 0)
         return rc;
     if (kt_consent_door_parse(g->door, &door) != 0)
-        return kt_diag_set(d, KT_EINVAL, "door: who gave it is ouders, leerling or "
-                                         "ouders_en_leerling");
+        return kt_diag_set(d, KT_EINVAL,
+                           "door: who gave it is ouders, leerling or "
+                           "ouders_en_leerling");
     if (g->decision != NULL && strcmp(g->decision, "akkoord") != 0 &&
         strcmp(g->decision, "niet_akkoord") != 0)
         return kt_diag_set(d, KT_EINVAL, "decision: akkoord or niet_akkoord");
@@ -504,8 +505,9 @@ int kt_consent_find_active(uint8_t id[KT_CONSENT_ID_BYTES], kt_store_t *st,
 
     if (qu->subject == NULL || qu->recipient == NULL || qu->doel == NULL ||
         qu->record_type == NULL || !kt_consent_date_valid(qu->date))
-        return kt_diag_set(d, KT_EINVAL, "a consent query needs a subject, recipient, doel, "
-                                         "record type and date");
+        return kt_diag_set(d, KT_EINVAL,
+                           "a consent query needs a subject, recipient, doel, "
+                           "record type and date");
     rc = kt_store_prepare(st, &q,
                           "SELECT " S_COLUMNS " FROM consent WHERE subject = ? AND recipient = ? "
                           "AND doel = ? AND state = 'active' AND beslissing = 'akkoord' "
@@ -559,15 +561,17 @@ int kt_consent_withdraw(kt_store_t *st, const uint8_t id[KT_CONSENT_ID_BYTES], c
         return kt_diag_set(d, KT_EINVAL, "consent %s is already withdrawn (on %s)", hex,
                            c.ingetrokken_op);
     case KT_CONSENT_EXPIRED:
-        return kt_diag_set(d, KT_EINVAL, "consent %s has expired (valid until %s); there is "
-                                         "nothing to withdraw",
+        return kt_diag_set(d, KT_EINVAL,
+                           "consent %s has expired (valid until %s); there is "
+                           "nothing to withdraw",
                            hex, c.geldig_tot);
     case KT_CONSENT_ACTIVE:
         break;
     }
     if (strcmp(date, c.gegeven_op) < 0)
-        return kt_diag_set(d, KT_EINVAL, "consent %s was given on %s: it cannot be withdrawn "
-                                         "before that",
+        return kt_diag_set(d, KT_EINVAL,
+                           "consent %s was given on %s: it cannot be withdrawn "
+                           "before that",
                            hex, c.gegeven_op);
     rc = kt_store_prepare(st, &q,
                           "UPDATE consent SET state = 'withdrawn', ingetrokken_op = ? "
@@ -579,8 +583,11 @@ int kt_consent_withdraw(kt_store_t *st, const uint8_t id[KT_CONSENT_ID_BYTES], c
         (rc = kt_stmt_bind_blob(q, 2, id, KT_CONSENT_ID_BYTES)) != 0)
         rc = kt_diag_set(d, rc, "cannot bind a withdrawal");
     else if ((rc = kt_stmt_step(q, d)) == KT_STORE_DONE)
-        rc = kt_store_changes(st) == 1 ? 0 : kt_diag_set(d, KT_EIO, "consent %s changed "
-                                                                     "while withdrawing", hex);
+        rc = kt_store_changes(st) == 1 ? 0
+                                       : kt_diag_set(d, KT_EIO,
+                                                     "consent %s changed "
+                                                     "while withdrawing",
+                                                     hex);
     kt_stmt_finalize(&q);
     return rc;
 }

@@ -88,8 +88,7 @@ static int s_outgoing(void *ctx, const char *partner, kt_record_t *rec, const ch
         (e->pseudonym == NULL ||
          e->pseudonym(e->pseudonym_ctx, partner, kt_record_leerling_id(rec), pseudonym) != 0))
         return kt_diag_set(d, KT_EDENIED, "refused: no pseudonym for %s", partner);
-    rc = kt_policy_apply_send(rule, rec,
-                              rule->identifier == KT_IDENT_PSEUDONIEM ? pseudonym : NULL,
+    rc = kt_policy_apply_send(rule, rec, rule->identifier == KT_IDENT_PSEUDONIEM ? pseudonym : NULL,
                               &stripped, held ? NULL : d);
     if (rc != 0)
         return rc;

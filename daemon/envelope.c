@@ -24,14 +24,30 @@ static const char s_sign_domain[] = "keten-sign-v1"; /* signed with its NUL */
 #define K_V "\x61v"
 #define K_ID "\x62id"
 #define K_TO "\x62to"
-#define K_BODY "\x64" "body"
-#define K_FROM "\x64" "from"
-#define K_KIND "\x64" "kind"
-#define K_CREATED "\x67" "created"
+#define K_BODY                                                                                     \
+    "\x64"                                                                                         \
+    "body"
+#define K_FROM                                                                                     \
+    "\x64"                                                                                         \
+    "from"
+#define K_KIND                                                                                     \
+    "\x64"                                                                                         \
+    "kind"
+#define K_CREATED                                                                                  \
+    "\x67"                                                                                         \
+    "created"
 #define LIT(s) (const uint8_t *)(s), sizeof(s) - 1
 
-enum { M_UINT = 0, M_NINT = 1, M_BYTES = 2, M_TEXT = 3, M_ARRAY = 4, M_MAP = 5, M_TAG = 6,
-       M_SIMPLE = 7 };
+enum {
+    M_UINT = 0,
+    M_NINT = 1,
+    M_BYTES = 2,
+    M_TEXT = 3,
+    M_ARRAY = 4,
+    M_MAP = 5,
+    M_TAG = 6,
+    M_SIMPLE = 7
+};
 
 struct kt_envelope_peer {
     uint8_t shared[crypto_box_BEFORENMBYTES];
@@ -43,7 +59,7 @@ _Static_assert(KT_ENVELOPE_NONCE_BYTES == crypto_box_NONCEBYTES, "nonce size");
 _Static_assert(KT_ENVELOPE_MAC_BYTES == crypto_box_MACBYTES, "mac size");
 _Static_assert(KT_SIGNATURE_BYTES == crypto_sign_BYTES, "signature size");
 
-static const char *const s_kinds[] = {NULL,     "record",       "receipt",      "retract",
+static const char *const s_kinds[] = {NULL,     "record",      "receipt",      "retract",
                                       "counts", "psi-request", "psi-response", "ping"};
 #define KT_KIND_LAST KT_KIND_PING
 
@@ -264,8 +280,7 @@ static int s_read_node_id(const uint8_t *b, size_t len, size_t *pos, char out[KT
     int major;
     size_t i;
 
-    if (s_read_head(b, len, pos, &major, &n) != 0 || major != M_TEXT || n < 1 ||
-        n > KT_NODE_ID_MAX)
+    if (s_read_head(b, len, pos, &major, &n) != 0 || major != M_TEXT || n < 1 || n > KT_NODE_ID_MAX)
         return -1;
     for (i = 0; i < n; i++)
         out[i] = (char)b[*pos + i];
@@ -289,8 +304,10 @@ static int s_payload_decode(kt_payload_t *out, const uint8_t *b, size_t len, kt_
         s_read_head(b, len, &pos, &major, &arg) != 0 || major != M_UINT)
         return kt_diag_set(d, KT_EMALFORMED, "payload: must start with a 7-entry map and 'v'");
     if (arg != KT_PAYLOAD_VERSION)
-        return kt_diag_set(d, KT_EVERSION, "payload: version %llu is not supported (this build "
-                           "reads %d)", (unsigned long long)arg, KT_PAYLOAD_VERSION);
+        return kt_diag_set(d, KT_EVERSION,
+                           "payload: version %llu is not supported (this build "
+                           "reads %d)",
+                           (unsigned long long)arg, KT_PAYLOAD_VERSION);
     if (s_expect(b, len, &pos, LIT(K_ID)) != 0 || s_expect(b, len, &pos, LIT("\x50")) != 0 ||
         KT_ENVELOPE_ID_BYTES > len - pos)
         return kt_diag_set(d, KT_EMALFORMED, "payload: 'id' must be a 16-byte byte string");
@@ -307,9 +324,8 @@ static int s_payload_decode(kt_payload_t *out, const uint8_t *b, size_t len, kt_
     out->body_len = pos - start;
     if (s_expect(b, len, &pos, LIT(K_FROM)) != 0 || s_read_node_id(b, len, &pos, out->from) != 0)
         return kt_diag_set(d, KT_EMALFORMED, "payload: 'from' must be a node id");
-    if (s_expect(b, len, &pos, LIT(K_KIND)) != 0 ||
-        s_read_head(b, len, &pos, &major, &arg) != 0 || major != M_TEXT ||
-        s_kind_parse_n(b + pos, (size_t)arg, &out->kind) != 0)
+    if (s_expect(b, len, &pos, LIT(K_KIND)) != 0 || s_read_head(b, len, &pos, &major, &arg) != 0 ||
+        major != M_TEXT || s_kind_parse_n(b + pos, (size_t)arg, &out->kind) != 0)
         return kt_diag_set(d, KT_EMALFORMED, "payload: 'kind' must be a known message kind");
     pos += (size_t)arg;
     if (s_expect(b, len, &pos, LIT(K_CREATED)) != 0 ||
@@ -327,8 +343,7 @@ static size_t s_text_len(size_t n)
 
 static int s_payload_encode(uint8_t **out, size_t *outlen, kt_kind_t kind,
                             const uint8_t id[KT_ENVELOPE_ID_BYTES], uint64_t created,
-                            const char *from, const char *to, const uint8_t *body,
-                            size_t body_len)
+                            const char *from, const char *to, const uint8_t *body, size_t body_len)
 {
     const char *kname = kt_kind_name(kind);
     size_t n, p = 0;
@@ -377,10 +392,9 @@ static int s_container_parse(const uint8_t *b, size_t len, const uint8_t **paylo
     uint64_t n;
     int major;
 
-    if (s_expect(b, len, &pos, LIT("\x82")) != 0 ||
-        s_read_head(b, len, &pos, &major, &n) != 0 || major != M_BYTES)
-        return kt_diag_set(d, KT_EMALFORMED,
-                           "not a signed record (expected [payload, signature])");
+    if (s_expect(b, len, &pos, LIT("\x82")) != 0 || s_read_head(b, len, &pos, &major, &n) != 0 ||
+        major != M_BYTES)
+        return kt_diag_set(d, KT_EMALFORMED, "not a signed record (expected [payload, signature])");
     *payload = b + pos;
     *payload_len = (size_t)n;
     pos += (size_t)n;
@@ -405,8 +419,8 @@ static uint8_t *s_sign_message(const uint8_t *payload, size_t len, size_t *msgle
     return m;
 }
 
-int kt_envelope_sign_raw(uint8_t **out, size_t *outlen, const uint8_t *payload,
-                         size_t payload_len, const kt_keys_t *k, kt_diag_t *d)
+int kt_envelope_sign_raw(uint8_t **out, size_t *outlen, const uint8_t *payload, size_t payload_len,
+                         const kt_keys_t *k, kt_diag_t *d)
 {
     uint8_t sig[KT_SIGNATURE_BYTES], *m, *b;
     size_t mlen, n, p = 0;
@@ -440,8 +454,7 @@ int kt_envelope_sign_raw(uint8_t **out, size_t *outlen, const uint8_t *payload,
 
 int kt_envelope_sign(uint8_t **out, size_t *outlen, kt_kind_t kind,
                      const uint8_t id[KT_ENVELOPE_ID_BYTES], uint64_t created, const char *to,
-                     const uint8_t *body, size_t body_len, const kt_keys_t *signer,
-                     kt_diag_t *d)
+                     const uint8_t *body, size_t body_len, const kt_keys_t *signer, kt_diag_t *d)
 {
     const kt_pubkey_t *me = kt_keys_public(signer);
     uint8_t *payload = NULL;
@@ -459,8 +472,7 @@ int kt_envelope_sign(uint8_t **out, size_t *outlen, kt_kind_t kind,
     if (body_len > KT_SIGNED_MAX_BYTES)
         return kt_diag_set(d, KT_ETOOBIG, "body is larger than %d bytes", KT_SIGNED_MAX_BYTES);
     if (body == NULL || s_skip(body, body_len, &pos, 0) != 0 || pos != body_len)
-        return kt_diag_set(d, KT_EMALFORMED,
-                           "body must be exactly one well-formed CBOR data item");
+        return kt_diag_set(d, KT_EMALFORMED, "body must be exactly one well-formed CBOR data item");
     rc = s_payload_encode(&payload, &plen, kind, id, created, me->id, to, body, body_len);
     if (rc != 0)
         return kt_diag_set(d, rc, "out of memory while signing");
@@ -484,8 +496,8 @@ int kt_envelope_parse(kt_payload_t *out, const uint8_t *buf, size_t len, kt_diag
     return s_payload_decode(out, payload, plen, d);
 }
 
-int kt_envelope_verify(kt_payload_t *out, const uint8_t *buf, size_t len,
-                       const kt_pubkey_t *signer, kt_diag_t *d)
+int kt_envelope_verify(kt_payload_t *out, const uint8_t *buf, size_t len, const kt_pubkey_t *signer,
+                       kt_diag_t *d)
 {
     const uint8_t *payload = NULL, *sig = NULL;
     size_t plen = 0, mlen = 0;
@@ -644,8 +656,8 @@ static int s_seal(uint8_t **out, size_t *outlen, const uint8_t *signed_buf, size
                            pl.from);
     if (strcmp(pl.to, peer->them.id) != 0)
         return kt_diag_set(d, KT_EINVAL,
-                           "refusing to seal: the record is addressed to '%s', not to '%s'",
-                           pl.to, peer->them.id);
+                           "refusing to seal: the record is addressed to '%s', not to '%s'", pl.to,
+                           peer->them.id);
     bucket = s_bucket(signed_len); /* signed_len <= KT_SIGNED_MAX_BYTES: bucket <= max */
     plen = bucket - KT_ENVELOPE_OVERHEAD_BYTES;
     if ((m = malloc(plen)) == NULL || (e = malloc(bucket)) == NULL) {
@@ -659,8 +671,8 @@ static int s_seal(uint8_t **out, size_t *outlen, const uint8_t *signed_buf, size
     }
     e[0] = KT_ENVELOPE_VERSION;
     memcpy(e + 1, nonce, KT_ENVELOPE_NONCE_BYTES);
-    if (crypto_box_easy_afternm(e + 1 + KT_ENVELOPE_NONCE_BYTES, m, plen, nonce,
-                                peer->shared) != 0) {
+    if (crypto_box_easy_afternm(e + 1 + KT_ENVELOPE_NONCE_BYTES, m, plen, nonce, peer->shared) !=
+        0) {
         rc = kt_diag_set(d, KT_EINVAL, "cannot seal");
         goto out;
     }

@@ -83,8 +83,7 @@ static void s_peers_free(struct s_peer *peers, size_t n)
 }
 
 /* Peers for conf's partners; connection state carried over from old ones. */
-static int s_peers_build(kt_exchange_t *x, const kt_conf_t *conf, struct s_peer **out,
-                         kt_diag_t *d)
+static int s_peers_build(kt_exchange_t *x, const kt_conf_t *conf, struct s_peer **out, kt_diag_t *d)
 {
     struct s_peer *peers = calloc(conf->n_partners ? conf->n_partners : 1, sizeof(*peers));
     size_t i;
@@ -332,8 +331,9 @@ static int s_on_message(kt_exchange_t *x, struct s_item *it)
         return s_on_receipt(x, it, p);
     if (m->kind == KT_KIND_PING)
         return 0;
-    kt_log_warnx("%s message from %s on the %s ignored: not handled by this node", kt_kind_name(m->kind),
-                 p->id, on_router ? "listening socket" : "partner connection");
+    kt_log_warnx("%s message from %s on the %s ignored: not handled by this node",
+                 kt_kind_name(m->kind), p->id,
+                 on_router ? "listening socket" : "partner connection");
     if (on_router && m->kind != KT_KIND_RECEIPT)
         s_reject(x, it, p, NULL, KT_RCODE_DENIED);
     return 0;
@@ -369,9 +369,8 @@ static int s_batch(kt_exchange_t *x, struct s_item *items, size_t n)
     if ((rc = kt_store_commit(x->st, &d)) != 0)
         goto fail;
     for (i = 0; i < n; i++)
-        if (items[i].reply != NULL &&
-            kt_transport_reply(x->t, &items[i].msg, KT_KIND_RECEIPT, items[i].reply,
-                               items[i].reply_len) != 0)
+        if (items[i].reply != NULL && kt_transport_reply(x->t, &items[i].msg, KT_KIND_RECEIPT,
+                                                         items[i].reply, items[i].reply_len) != 0)
             kt_log_warnx("receipt to %s not sent; it will be re-sent when the record is",
                          items[i].msg.partner);
     return 0;
@@ -413,8 +412,8 @@ static int s_send_partner(kt_exchange_t *x, const struct s_peer *p, int64_t now,
     for (i = 0; i < n; i++) {
         uint8_t *env = NULL;
         size_t env_len = 0;
-        int ok = kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len,
-                                  p->peer, &d) == 0 &&
+        int ok = kt_envelope_seal(&env, &env_len, items[i].signed_buf, items[i].signed_len, p->peer,
+                                  &d) == 0 &&
                  kt_transport_send(x->t, p->id, items[i].kind, env, env_len) == 0;
 
         kt_envelope_free(env, env_len);
@@ -480,8 +479,7 @@ static void s_pump(kt_exchange_t *x)
 }
 
 /* Ended consents take back what they let out. */
-static int s_expire_consents(kt_exchange_t *x, const char *date, size_t *retractions,
-                             kt_diag_t *d)
+static int s_expire_consents(kt_exchange_t *x, const char *date, size_t *retractions, kt_diag_t *d)
 {
     uint8_t(*ids)[KT_CONSENT_ID_BYTES] = NULL;
     size_t n = 0, i, k;
@@ -650,9 +648,8 @@ out:
 }
 
 /* The recipients of record i: the named ones, or the policy's fan-out. */
-static size_t s_recipients(kt_exchange_t *x, const char *const *to, size_t nto,
-                           const uint8_t *rec, size_t len, const char *date, const char **out,
-                           kt_diag_t *d)
+static size_t s_recipients(kt_exchange_t *x, const char *const *to, size_t nto, const uint8_t *rec,
+                           size_t len, const char *date, const char **out, kt_diag_t *d)
 {
     kt_record_t *r = NULL;
     size_t n;

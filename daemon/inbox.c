@@ -358,8 +358,7 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
     } else if (s_date(date, p->created),
                hook->incoming(hook->ctx, sender, rec, date, &dec, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_DENIED);
-    } else if ((rc = kt_vault_subject(dec.subject, c->vault, kt_record_leerling_id(rec), d)) ==
-               0) {
+    } else if ((rc = kt_vault_subject(dec.subject, c->vault, kt_record_leerling_id(rec), d)) == 0) {
         rc = s_store(c, sender, signed_buf, signed_len, p, kt_record_type(rec), &dec, now_ms, d);
         s_verdict(r, KT_RECEIPT_ACCEPTED, KT_RCODE_OK);
     }

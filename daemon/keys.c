@@ -127,8 +127,7 @@ static int s_keys_complete(kt_keys_t *k, kt_diag_t *d)
 static int s_check_id_role(const char *id, kt_role_t role, kt_diag_t *d)
 {
     if (!kt_keys_valid_id(id))
-        return kt_diag_set(d, KT_EINVAL,
-                           "node id must be 1 to %d characters of a-z, 0-9 and '-'",
+        return kt_diag_set(d, KT_EINVAL, "node id must be 1 to %d characters of a-z, 0-9 and '-'",
                            KT_NODE_ID_MAX);
     if (role < KT_ROLE_SCHOOL || role > KT_ROLE_GEMEENTE)
         return kt_diag_set(d, KT_EINVAL, "role must be school, swv or gemeente");
@@ -250,8 +249,8 @@ int kt_keys_format_public(char *out, size_t outlen, const kt_keys_t *k)
     sodium_bin2base64(b_box, sizeof(b_box), k->pub.box_pk, KT_BOX_PK_BYTES,
                       sodium_base64_VARIANT_ORIGINAL);
     sodium_bin2base64(b_sig, sizeof(b_sig), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
-    w = snprintf(out, outlen, "keten-pub 1\nid %s\nrole %s\nsign %s\nbox %s\nsig %s\n",
-                 k->pub.id, kt_role_name(k->pub.role), b_sign, b_box, b_sig);
+    w = snprintf(out, outlen, "keten-pub 1\nid %s\nrole %s\nsign %s\nbox %s\nsig %s\n", k->pub.id,
+                 kt_role_name(k->pub.role), b_sign, b_box, b_sig);
     if (w < 0 || (size_t)w >= outlen)
         return KT_ETOOBIG;
     return w;
@@ -422,8 +421,8 @@ int kt_keys_load_public(kt_pubkey_t *out, const char *path, kt_diag_t *d)
         return rc;
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
         close(fd);
-        return kt_diag_set(d, KT_EPERM,
-                           "%s: public key is writable by others; run: chmod 644 %s", path, path);
+        return kt_diag_set(d, KT_EPERM, "%s: public key is writable by others; run: chmod 644 %s",
+                           path, path);
     }
     if (st.st_size > KT_PUB_TEXT_MAX) {
         close(fd);
@@ -461,9 +460,8 @@ int kt_keys_load(kt_keys_t **out, const char *path, kt_diag_t *d)
     }
     if (st.st_size != KT_SK_FILE_BYTES) {
         close(fd);
-        return kt_diag_set(d, KT_EMALFORMED,
-                           "%s: not a keten secret key (%lld bytes, expected %d)", path,
-                           (long long)st.st_size, KT_SK_FILE_BYTES);
+        return kt_diag_set(d, KT_EMALFORMED, "%s: not a keten secret key (%lld bytes, expected %d)",
+                           path, (long long)st.st_size, KT_SK_FILE_BYTES);
     }
     rc = s_read_all(fd, buf, sizeof(buf));
     close(fd);
@@ -567,8 +565,7 @@ int kt_keys_save(const kt_keys_t *k, const char *dir, kt_diag_t *d)
     memcpy(p, k->box_sk, KT_BOX_SK_BYTES);
     if (s_write_all(kfd, buf, sizeof(buf)) != 0 || fsync(kfd) != 0 ||
         s_write_all(pfd, pub, (size_t)publen) != 0 || fsync(pfd) != 0)
-        rc = kt_diag_set(d, KT_EIO, "cannot write the key files in %s: %s", dir,
-                         strerror(errno));
+        rc = kt_diag_set(d, KT_EIO, "cannot write the key files in %s: %s", dir, strerror(errno));
     sodium_memzero(buf, sizeof(buf));
     if (close(kfd) != 0 && rc == 0)
         rc = kt_diag_set(d, KT_EIO, "%s: %s", kpath, strerror(errno));

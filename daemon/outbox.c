@@ -26,8 +26,8 @@
 
 static int s_collect(kt_stmt_t *q, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d);
 
-static const char *const s_states[KT_OUT_NSTATES] = {
-    "held", "queued", "sent", "delivered", "rejected", "retracted", "purged"};
+static const char *const s_states[KT_OUT_NSTATES] = {"held",     "queued",    "sent",  "delivered",
+                                                     "rejected", "retracted", "purged"};
 
 const char *kt_outbox_state_name(kt_out_state_t s)
 {
@@ -233,8 +233,8 @@ int kt_outbox_add(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v,
     rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, to, meta ? meta->subject : NULL, record,
                      record_len, now_ms, &locked, &locked_len, digest, d);
     if (rc == 0) {
-        w = (struct s_row){id,     to,         "record", record_type, NULL, state,
-                           locked, locked_len, digest,   meta};
+        w = (struct s_row){id,    to,     "record",   record_type, NULL,
+                           state, locked, locked_len, digest,      meta};
         rc = s_insert(st, &w, now_ms, d);
     }
     free(locked); /* ciphertext: nothing to wipe */
@@ -281,10 +281,10 @@ static int s_due_item(kt_store_t *st, kt_stmt_t *q, const kt_vault_t *v, kt_outb
 int kt_outbox_due(kt_store_t *st, const kt_vault_t *v, int64_t now_ms, const char *partner,
                   kt_outbox_item_t *items, size_t max, size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT id, partner, attempts, payload, kind, subject FROM outbox"
-                              " WHERE " S_PENDING
-                              " AND next_attempt <= ?1 AND (?2 IS NULL OR partner = ?2)"
-                              " ORDER BY created, rowid LIMIT ?3";
+    static const char sql[] =
+        "SELECT id, partner, attempts, payload, kind, subject FROM outbox"
+        " WHERE " S_PENDING " AND next_attempt <= ?1 AND (?2 IS NULL OR partner = ?2)"
+        " ORDER BY created, rowid LIMIT ?3";
     kt_stmt_t *q = NULL;
     size_t i;
     int rc;
@@ -480,8 +480,8 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receip
     if (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0)
         return 0;
     if (r->status == KT_RECEIPT_ACCEPTED)
-        return s_finish(st, r->ref, partner, "delivered", NULL, receipt_signed, receipt_len,
-                        now_ms, d);
+        return s_finish(st, r->ref, partner, "delivered", NULL, receipt_signed, receipt_len, now_ms,
+                        d);
     return s_finish(st, r->ref, partner, "rejected", r->code, receipt_signed, receipt_len, now_ms,
                     d);
 }
@@ -506,9 +506,9 @@ int kt_outbox_set_consent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES]
 }
 
 /* Replaces a row's signed payload (and digest) and queues it under consent_id. */
-static int s_requeue(kt_store_t *st, const uint8_t *id, const char *partner,
-                     const uint8_t *locked, size_t locked_len, const uint8_t digest[32],
-                     const uint8_t *consent_id, int64_t now_ms, kt_diag_t *d)
+static int s_requeue(kt_store_t *st, const uint8_t *id, const char *partner, const uint8_t *locked,
+                     size_t locked_len, const uint8_t digest[32], const uint8_t *consent_id,
+                     int64_t now_ms, kt_diag_t *d)
 {
     static const char sql[] =
         "UPDATE outbox SET state = 'queued', payload = ?3, digest = ?4, consent_id = ?5,"
@@ -568,8 +568,8 @@ int kt_outbox_release(kt_store_t *st, const kt_keys_t *keys, const kt_vault_t *v
     }
     if ((rc = s_row_subject(st, id, partner, subject, &has_subject, d)) != 0)
         return rc;
-    rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, partner, has_subject ? subject : NULL,
-                     record, record_len, now_ms, &locked, &locked_len, digest, d);
+    rc = s_sign_lock(st, keys, v, KT_KIND_RECORD, id, partner, has_subject ? subject : NULL, record,
+                     record_len, now_ms, &locked, &locked_len, digest, d);
     if (rc == 0)
         rc = s_requeue(st, id, partner, locked, locked_len, digest, consent_id, now_ms, d);
     free(locked);
@@ -691,7 +691,6 @@ int kt_outbox_next_due(kt_store_t *st, int64_t *when_ms, kt_diag_t *d)
 }
 
 /* ---- listing ---- */
-
 
 static void s_copy_text(char *dst, size_t size, const char *src)
 {
@@ -900,8 +899,7 @@ int kt_outbox_in_flight(kt_store_t *st, const char *partner, int64_t now_ms, siz
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
     if ((rc = kt_stmt_bind_text(q, 1, partner)) == 0 &&
-        (rc = kt_stmt_bind_int64(q, 2, now_ms)) == 0 &&
-        (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        (rc = kt_stmt_bind_int64(q, 2, now_ms)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
         *n = (size_t)kt_stmt_column_int64(q, 0);
         rc = 0;
     }

@@ -94,7 +94,7 @@ struct s_ctx {
     kt_policy_set_t *set;
     const kt_policy_roles_t *roles;
     kt_conf_collector_t col; /* the errors, over the whole load */
-    int perm; /* a file was writable by others */
+    int perm;                /* a file was writable by others */
     /* the file being read (its name is col.name) */
     const char *file; /* owned by set */
     char partner[KT_NODE_ID_MAX + 1];
@@ -642,7 +642,6 @@ static void s_version(struct s_ctx *x, const config_setting_t *vg, int idx, size
 }
 
 /* ---- one file ---- */
-
 
 static void s_root(struct s_ctx *x, const config_setting_t *root)
 {

@@ -293,8 +293,8 @@ const char *kt_record_field_at(const kt_record_t *r, size_t i)
     return i < s_canonical(r, idx) ? r->type->fields[idx[i]]->name : NULL;
 }
 
-int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind,
-                  const char **text, int64_t *num)
+int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind, const char **text,
+                  int64_t *num)
 {
     int i = kt_record_reg_field_index(r->type, field);
 

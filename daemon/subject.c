@@ -42,8 +42,9 @@ static int s_create(kt_vault_key_t **out, kt_store_t *st, const kt_vault_t *v,
     if ((rc = kt_vault_key_generate(out, d)) != 0 ||
         (rc = kt_vault_key_wrap(&wrapped, &wlen, *out, subject, v, d)) != 0)
         goto out;
-    if ((rc = s_prepare_subject(&q, st, "INSERT INTO subject_keys (subject, wrapped_key, created)"
-                                        " VALUES (?, ?, ?)",
+    if ((rc = s_prepare_subject(&q, st,
+                                "INSERT INTO subject_keys (subject, wrapped_key, created)"
+                                " VALUES (?, ?, ?)",
                                 subject, d)) != 0)
         goto out;
     if ((rc = kt_stmt_bind_blob(q, 2, wrapped, wlen)) != 0 ||
@@ -81,8 +82,9 @@ int kt_subject_get_key(kt_vault_key_t **out, kt_store_t *st, const kt_vault_t *v
                        : kt_vault_key_unwrap(out, w, wlen, subject, v, d);
     } else if (rc == KT_STORE_DONE) {
         rc = create ? s_create(out, st, v, subject, d)
-                    : kt_diag_set(d, KT_ENOENT, "no key for this subject (never stored, or "
-                                                "forgotten)");
+                    : kt_diag_set(d, KT_ENOENT,
+                                  "no key for this subject (never stored, or "
+                                  "forgotten)");
     }
     kt_stmt_finalize(&q);
     return rc;
@@ -129,8 +131,8 @@ int kt_subject_exists(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], k
     int64_t n;
     int rc;
 
-    if ((rc = s_count(st, "SELECT count(*) FROM subject_keys WHERE subject = ?", subject, &n,
-                      d)) != 0)
+    if ((rc = s_count(st, "SELECT count(*) FROM subject_keys WHERE subject = ?", subject, &n, d)) !=
+        0)
         return rc;
     return n > 0;
 }
@@ -155,8 +157,9 @@ int kt_subject_forget(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], k
     rc = kt_stmt_step(q, d);
     if (rc == KT_STORE_DONE)
         rc = kt_store_changes(st) == 1 ? 0
-                                       : kt_diag_set(d, KT_ENOENT, "no key for this subject "
-                                                                   "(never stored, or forgotten)");
+                                       : kt_diag_set(d, KT_ENOENT,
+                                                     "no key for this subject "
+                                                     "(never stored, or forgotten)");
     kt_stmt_finalize(&q);
     return rc;
 }

@@ -1035,9 +1035,9 @@ static int s_fds_ready(const zmq_pollitem_t *items, struct pollfd *fds, size_t n
     for (i = 0; i < nfds; i++) {
         short re = items[i].revents;
 
-        fds[i].revents = (short)(((re & ZMQ_POLLIN) ? POLLIN : 0) |
-                                 ((re & ZMQ_POLLOUT) ? POLLOUT : 0) |
-                                 ((re & ZMQ_POLLERR) ? POLLERR : 0));
+        fds[i].revents =
+            (short)(((re & ZMQ_POLLIN) ? POLLIN : 0) | ((re & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                    ((re & ZMQ_POLLERR) ? POLLERR : 0));
         any |= fds[i].revents != 0;
     }
     return any;

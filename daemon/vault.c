@@ -94,8 +94,8 @@ static const char *s_key_kind(uint8_t version)
 }
 
 /* The locked form under key with the given version byte. */
-static int s_lock(uint8_t **out, size_t *outlen, uint8_t version, const uint8_t *plain,
-                  size_t len, const uint8_t *ad, size_t adlen, const uint8_t *key, kt_diag_t *d)
+static int s_lock(uint8_t **out, size_t *outlen, uint8_t version, const uint8_t *plain, size_t len,
+                  const uint8_t *ad, size_t adlen, const uint8_t *key, kt_diag_t *d)
 {
     uint8_t *b;
     unsigned long long clen = 0;
@@ -127,9 +127,10 @@ static int s_unlock(uint8_t **out, size_t *outlen, uint8_t version, const uint8_
     *outlen = 0;
     if (len == 0)
         return kt_diag_set(d, KT_EMALFORMED, "stored payload is empty");
-    if (locked[0] != version && (locked[0] == KT_VAULT_VERSION ||
-                                 locked[0] == KT_VAULT_SUBJECT_VERSION))
-        return kt_diag_set(d, KT_EVERSION, "stored payload is locked under %s (format version "
+    if (locked[0] != version &&
+        (locked[0] == KT_VAULT_VERSION || locked[0] == KT_VAULT_SUBJECT_VERSION))
+        return kt_diag_set(d, KT_EVERSION,
+                           "stored payload is locked under %s (format version "
                            "%u), not %s",
                            s_key_kind(locked[0]), locked[0], s_key_kind(version));
     if (locked[0] != version)
@@ -192,8 +193,7 @@ int kt_vault_subject(uint8_t out[KT_SUBJECT_BYTES], const kt_vault_t *v, const c
     size_t n = strnlen(leerling_id, KT_SUBJECT_ID_MAX + 1);
 
     if (n == 0 || n > KT_SUBJECT_ID_MAX)
-        return kt_diag_set(d, KT_EINVAL, "a leerling_id has 1 to %d characters",
-                           KT_SUBJECT_ID_MAX);
+        return kt_diag_set(d, KT_EINVAL, "a leerling_id has 1 to %d characters", KT_SUBJECT_ID_MAX);
     crypto_generichash(out, KT_SUBJECT_BYTES, (const uint8_t *)leerling_id, n, v->subject_key,
                        S_KEY_BYTES);
     return 0;
@@ -271,8 +271,7 @@ int kt_vault_key_wrap(uint8_t **out, size_t *outlen, const kt_vault_key_t *k,
 }
 
 int kt_vault_key_unwrap(kt_vault_key_t **out, const uint8_t *wrapped, size_t len,
-                        const uint8_t subject[KT_SUBJECT_BYTES], const kt_vault_t *v,
-                        kt_diag_t *d)
+                        const uint8_t subject[KT_SUBJECT_BYTES], const kt_vault_t *v, kt_diag_t *d)
 {
     uint8_t ad[sizeof(s_wrap_ad) - 1 + KT_SUBJECT_BYTES];
     size_t adlen = s_wrap_ad_of(ad, subject), plen = 0;

@@ -25,8 +25,8 @@
 #define KT_CONF_ENDPOINT_MAX 255       /* "tcp://HOST:PORT" */
 #define KT_CONF_MAX_AGE_DEFAULT 604800 /* 7 days */
 #define KT_CONF_MAX_AGE_MIN 60
-#define KT_CONF_MAX_AGE_MAX 31536000 /* 365 days */
-#define KT_CONF_RETRY_MAX_DEFAULT 300  /* cap of the outbox's retry backoff, seconds */
+#define KT_CONF_MAX_AGE_MAX 31536000  /* 365 days */
+#define KT_CONF_RETRY_MAX_DEFAULT 300 /* cap of the outbox's retry backoff, seconds */
 #define KT_CONF_RETRY_MAX_MIN 1
 #define KT_CONF_RETRY_MAX_MAX 86400
 

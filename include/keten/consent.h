@@ -45,9 +45,9 @@
  * kt_policy_consent_by goes into kt_consent_query_t.accepted as it is
  * (tests/unit/test_consent.c checks this). */
 typedef enum {
-    KT_CONSENT_BY_OUDERS = 1 << 0,             /* "ouder(s)/verzorger(s)" */
-    KT_CONSENT_BY_LEERLING = 1 << 1,           /* the pupil, from 16 */
-    KT_CONSENT_BY_BOTH = 1 << 2, /* "leerling en ouders" */
+    KT_CONSENT_BY_OUDERS = 1 << 0,   /* "ouder(s)/verzorger(s)" */
+    KT_CONSENT_BY_LEERLING = 1 << 1, /* the pupil, from 16 */
+    KT_CONSENT_BY_BOTH = 1 << 2,     /* "leerling en ouders" */
 } kt_consent_door_t;
 #define KT_CONSENT_BY_ALL (KT_CONSENT_BY_OUDERS | KT_CONSENT_BY_LEERLING | KT_CONSENT_BY_BOTH)
 
@@ -62,16 +62,16 @@ typedef enum {
 /* What kt_consent_grant records. Strings are borrowed and checked there. */
 typedef struct kt_consent_grant {
     uint8_t subject[KT_SUBJECT_BYTES];
-    const char *recipient;         /* a node id */
-    const char *doel;              /* a DOMAIN.md §4.7 doel code */
-    const char *const *types;      /* record types covered, 1..KT_CONSENT_TYPES_MAX */
+    const char *recipient;    /* a node id */
+    const char *doel;         /* a DOMAIN.md §4.7 doel code */
+    const char *const *types; /* record types covered, 1..KT_CONSENT_TYPES_MAX */
     size_t ntypes;
-    const char *door;              /* "ouders", "leerling", "ouders_en_leerling" */
-    const char *decision;          /* "akkoord" (NULL means akkoord) or "niet_akkoord" */
-    int informed;                  /* ouders_vooraf_geinformeerd: must be 1 */
-    const char *evidence;          /* NULL, or a reference such as a form number */
-    const char *gegeven_op;        /* YYYY-MM-DD */
-    const char *geldig_tot;        /* YYYY-MM-DD, after gegeven_op */
+    const char *door;       /* "ouders", "leerling", "ouders_en_leerling" */
+    const char *decision;   /* "akkoord" (NULL means akkoord) or "niet_akkoord" */
+    int informed;           /* ouders_vooraf_geinformeerd: must be 1 */
+    const char *evidence;   /* NULL, or a reference such as a form number */
+    const char *gegeven_op; /* YYYY-MM-DD */
+    const char *geldig_tot; /* YYYY-MM-DD, after gegeven_op */
 } kt_consent_grant_t;
 
 /* One stored consent (a copy: owns nothing). */
@@ -98,8 +98,8 @@ typedef struct kt_consent_query {
     const char *recipient;
     const char *doel;
     const char *record_type;
-    const char *date;      /* YYYY-MM-DD: the sending date */
-    unsigned accepted;     /* OR of kt_consent_door_t (= KT_GEGEVEN_*); 0 accepts nobody */
+    const char *date;  /* YYYY-MM-DD: the sending date */
+    unsigned accepted; /* OR of kt_consent_door_t (= KT_GEGEVEN_*); 0 accepts nobody */
 } kt_consent_query_t;
 
 /* consent.c: codes and dates (pure) */

@@ -26,13 +26,13 @@
 #include "keten/record.h"
 
 #define KT_ENVELOPE_VERSION 0x01
-#define KT_PAYLOAD_VERSION 1          /* the payload's "v" */
-#define KT_ENVELOPE_ID_BYTES 16       /* record / message id */
+#define KT_PAYLOAD_VERSION 1    /* the payload's "v" */
+#define KT_ENVELOPE_ID_BYTES 16 /* record / message id */
 #define KT_ENVELOPE_NONCE_BYTES 24
 #define KT_ENVELOPE_MAC_BYTES 16
 #define KT_SIGNATURE_BYTES 64
-#define KT_ENVELOPE_MIN_BYTES 512     /* smallest bucket */
-#define KT_ENVELOPE_MAX_BYTES 65536   /* largest bucket, and the limit */
+#define KT_ENVELOPE_MIN_BYTES 512   /* smallest bucket */
+#define KT_ENVELOPE_MAX_BYTES 65536 /* largest bucket, and the limit */
 /* version + nonce + MAC */
 #define KT_ENVELOPE_OVERHEAD_BYTES (1 + KT_ENVELOPE_NONCE_BYTES + KT_ENVELOPE_MAC_BYTES)
 /* Largest signed container that still fits (padding takes at least 1 byte). */
@@ -101,8 +101,8 @@ int kt_envelope_parse(kt_payload_t *out, const uint8_t *buf, size_t len, kt_diag
  * (KT_EMALFORMED; KT_EVERSION for v != 1), from == signer's id (KT_EAUTH).
  * On success *out describes the payload; out->body borrows from buf.
  */
-int kt_envelope_verify(kt_payload_t *out, const uint8_t *buf, size_t len,
-                       const kt_pubkey_t *signer, kt_diag_t *d) KT_WUR;
+int kt_envelope_verify(kt_payload_t *out, const uint8_t *buf, size_t len, const kt_pubkey_t *signer,
+                       kt_diag_t *d) KT_WUR;
 
 /* The pairing of this node with one partner: the precomputed X25519 shared
  * key (sodium_malloc'd, wiped on destroy) and both public identities. */
@@ -111,7 +111,7 @@ typedef struct kt_envelope_peer kt_envelope_peer_t;
 /* KT_EAUTH if their box key is unusable (a low-order point). */
 int kt_envelope_peer_new(kt_envelope_peer_t **out, const kt_keys_t *me, const kt_pubkey_t *them,
                          kt_diag_t *d) KT_WUR;
-void kt_envelope_peer_destroy(kt_envelope_peer_t **p); /* idempotent, wipes */
+void kt_envelope_peer_destroy(kt_envelope_peer_t **p);                      /* idempotent, wipes */
 const kt_pubkey_t *kt_envelope_peer_public(const kt_envelope_peer_t *peer); /* borrowed: them */
 
 /*
@@ -132,14 +132,13 @@ int kt_envelope_peer_pseudonym(char out[KT_PSEUDONYM_BYTES], const kt_envelope_p
  * container that is not signed by this node or not addressed to the peer.
  * The envelope length is a bucket size (power of two, 512 .. 65536).
  */
-int kt_envelope_seal(uint8_t **out, size_t *outlen, const uint8_t *signed_buf,
-                     size_t signed_len, const kt_envelope_peer_t *peer, kt_diag_t *d) KT_WUR;
+int kt_envelope_seal(uint8_t **out, size_t *outlen, const uint8_t *signed_buf, size_t signed_len,
+                     const kt_envelope_peer_t *peer, kt_diag_t *d) KT_WUR;
 
 /* Test hook for known-answer vectors: seal with a caller-chosen nonce. Never
  * use it outside tests: a repeated nonce breaks the box. */
 int kt_envelope_seal_with_nonce(uint8_t **out, size_t *outlen, const uint8_t *signed_buf,
-                                size_t signed_len,
-                                const uint8_t nonce[KT_ENVELOPE_NONCE_BYTES],
+                                size_t signed_len, const uint8_t nonce[KT_ENVELOPE_NONCE_BYTES],
                                 const kt_envelope_peer_t *peer, kt_diag_t *d) KT_WUR;
 
 /*
@@ -157,7 +156,7 @@ int kt_envelope_open(uint8_t **signed_out, size_t *signed_len, kt_payload_t *pay
 
 /* Test hook: wrap arbitrary payload bytes in a container signed by k, so
  * tests and fuzzers can reach the payload decoder behind the signature. */
-int kt_envelope_sign_raw(uint8_t **out, size_t *outlen, const uint8_t *payload,
-                         size_t payload_len, const kt_keys_t *k, kt_diag_t *d) KT_WUR;
+int kt_envelope_sign_raw(uint8_t **out, size_t *outlen, const uint8_t *payload, size_t payload_len,
+                         const kt_keys_t *k, kt_diag_t *d) KT_WUR;
 
 #endif

@@ -24,12 +24,12 @@
 #include "keten/store.h"
 #include "keten/vault.h"
 
-#define KT_EXCHANGE_BATCH 16     /* messages committed per transaction */
-#define KT_EXCHANGE_SEND_BATCH 64 /* outbox rows sent per round */
-#define KT_EXCHANGE_WINDOW 256    /* unacknowledged records per partner (the HWM) */
-#define KT_EXCHANGE_TICK_MS 1000 /* longest wait: timers and idle checks */
+#define KT_EXCHANGE_BATCH 16         /* messages committed per transaction */
+#define KT_EXCHANGE_SEND_BATCH 64    /* outbox rows sent per round */
+#define KT_EXCHANGE_WINDOW 256       /* unacknowledged records per partner (the HWM) */
+#define KT_EXCHANGE_TICK_MS 1000     /* longest wait: timers and idle checks */
 #define KT_EXCHANGE_SUBMIT_MAX 10000 /* records in one submit */
-#define KT_EXCHANGE_FANOUT_MAX 64 /* recipients of one record */
+#define KT_EXCHANGE_FANOUT_MAX 64    /* recipients of one record */
 
 typedef struct kt_exchange kt_exchange_t;
 

@@ -43,8 +43,8 @@ typedef struct kt_inbox_ctx {
 typedef struct kt_inbox_result {
     uint8_t *receipt; /* signed receipt container (kind receipt, to = sender); owned */
     size_t receipt_len;
-    kt_receipt_t r;  /* what it says */
-    int duplicate;   /* 1: a re-acknowledgement, nothing changed */
+    kt_receipt_t r; /* what it says */
+    int duplicate;  /* 1: a re-acknowledgement, nothing changed */
 } kt_inbox_result_t;
 
 /* `signed_buf` is the verified container, `p` its payload. Returns 0 with a
@@ -73,8 +73,8 @@ typedef struct kt_inbox_row {
     char sender[KT_NODE_ID_MAX + 1];
     uint8_t id[KT_ENVELOPE_ID_BYTES];
     char record_type[KT_RECORD_NAME_MAX + 1];
-    char state[16];     /* accepted */
-    int64_t created_s;  /* by the sender */
+    char state[16];    /* accepted */
+    int64_t created_s; /* by the sender */
     int64_t received_ms;
 } kt_inbox_row_t;
 

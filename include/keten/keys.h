@@ -25,8 +25,8 @@
 #define KT_SEED_BYTES 32
 #define KT_FINGERPRINT_BYTES 16
 #define KT_FINGERPRINT_HEX (KT_FINGERPRINT_BYTES * 2 + 1)
-#define KT_SK_FILE_BYTES 138  /* size of a secret key file (docs/protocol.md) */
-#define KT_PUB_TEXT_MAX 512   /* largest .pub text accepted */
+#define KT_SK_FILE_BYTES 138 /* size of a secret key file (docs/protocol.md) */
+#define KT_PUB_TEXT_MAX 512  /* largest .pub text accepted */
 
 typedef enum { KT_ROLE_SCHOOL = 1, KT_ROLE_SWV = 2, KT_ROLE_GEMEENTE = 3 } kt_role_t;
 
@@ -61,9 +61,9 @@ int kt_keys_save(const kt_keys_t *k, const char *dir, kt_diag_t *d) KT_WUR;
 int kt_keys_load(kt_keys_t **out, const char *path, kt_diag_t *d) KT_WUR;
 void kt_keys_destroy(kt_keys_t **p); /* idempotent, wipes */
 
-const kt_pubkey_t *kt_keys_public(const kt_keys_t *k);  /* borrowed */
-const uint8_t *kt_keys_sign_sk(const kt_keys_t *k);     /* borrowed secret */
-const uint8_t *kt_keys_box_sk(const kt_keys_t *k);      /* borrowed secret */
+const kt_pubkey_t *kt_keys_public(const kt_keys_t *k); /* borrowed */
+const uint8_t *kt_keys_sign_sk(const kt_keys_t *k);    /* borrowed secret */
+const uint8_t *kt_keys_box_sk(const kt_keys_t *k);     /* borrowed secret */
 
 /* Loads and checks a .pub file (format and self-signature); KT_EPERM if
  * others can write it. */

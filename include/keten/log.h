@@ -10,7 +10,7 @@
 #include "keten/error.h"
 
 void kt_log_init(const char *ident, int foreground, int verbose);
-void kt_log_warn(const char *fmt, ...) KT_PRINTF(1, 2);  /* appends strerror(errno) */
+void kt_log_warn(const char *fmt, ...) KT_PRINTF(1, 2); /* appends strerror(errno) */
 void kt_log_warnx(const char *fmt, ...) KT_PRINTF(1, 2);
 void kt_log_info(const char *fmt, ...) KT_PRINTF(1, 2);
 void kt_log_debug(const char *fmt, ...) KT_PRINTF(1, 2); /* only when verbose */

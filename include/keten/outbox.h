@@ -45,7 +45,7 @@ typedef enum {
     KT_OUT_NSTATES
 } kt_out_state_t;
 
-#define KT_OUTBOX_RETRY_MIN_MS 500         /* first retry after about this */
+#define KT_OUTBOX_RETRY_MIN_MS 500            /* first retry after about this */
 #define KT_OUTBOX_RETRY_MAX_MS_DEFAULT 300000 /* backoff cap unless configured */
 
 const char *kt_outbox_state_name(kt_out_state_t s);

@@ -33,13 +33,13 @@ typedef enum {
 
 /* Stable reason codes, also shown to operators. "ok" goes with accepted. */
 #define KT_RCODE_OK "ok"
-#define KT_RCODE_MALFORMED "malformed"     /* frame, envelope or record does not parse */
-#define KT_RCODE_AUTH "auth"               /* signature, seal, signer or addressee wrong */
-#define KT_RCODE_EXPIRED "expired"         /* older than the maximum message age */
-#define KT_RCODE_DENIED "denied"           /* the receiver's policy refuses it */
-#define KT_RCODE_TOO_BIG "too_big"         /* over a size limit */
-#define KT_RCODE_VERSION "version"         /* unsupported protocol or envelope version */
-#define KT_RCODE_INTERNAL "internal"       /* the receiver could not commit it; retry */
+#define KT_RCODE_MALFORMED "malformed" /* frame, envelope or record does not parse */
+#define KT_RCODE_AUTH "auth"           /* signature, seal, signer or addressee wrong */
+#define KT_RCODE_EXPIRED "expired"     /* older than the maximum message age */
+#define KT_RCODE_DENIED "denied"       /* the receiver's policy refuses it */
+#define KT_RCODE_TOO_BIG "too_big"     /* over a size limit */
+#define KT_RCODE_VERSION "version"     /* unsupported protocol or envelope version */
+#define KT_RCODE_INTERNAL "internal"   /* the receiver could not commit it; retry */
 
 typedef struct kt_receipt {
     uint8_t ref[KT_RECEIPT_REF_BYTES]; /* all zero when the record id is unknown */

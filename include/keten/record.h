@@ -102,8 +102,8 @@ const char *kt_record_field_at(const kt_record_t *r, size_t i); /* set fields, c
 /* One set field's value: for INT fields *num, for BOOL fields *num (0 or 1),
  * for every other kind *text (borrowed, valid while r lives and the field is
  * set). Any out pointer may be NULL. KT_ENOENT when the field is not set. */
-int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind,
-                  const char **text, int64_t *num) KT_WUR;
+int kt_record_get(const kt_record_t *r, const char *field, kt_field_kind_t *kind, const char **text,
+                  int64_t *num) KT_WUR;
 /* Removes a set field (policies strip fields a partner may not receive);
  * KT_ENOENT when it is not set. The record may then fail kt_record_validate. */
 int kt_record_unset(kt_record_t *r, const char *field) KT_WUR;

@@ -35,9 +35,9 @@
 #define KT_VAULT_VERSION 1         /* locked under the node's store key */
 #define KT_VAULT_SUBJECT_VERSION 2 /* locked under a per-subject key */
 #define KT_VAULT_OVERHEAD_BYTES (1 + 24 + 16)
-#define KT_SUBJECT_BYTES 32         /* a subject pseudonym */
-#define KT_SUBJECT_KEY_BYTES 32     /* a per-subject data key */
-#define KT_SUBJECT_ID_MAX 64        /* longest leerling_id (or pairwise pseudonym) accepted */
+#define KT_SUBJECT_BYTES 32     /* a subject pseudonym */
+#define KT_SUBJECT_KEY_BYTES 32 /* a per-subject data key */
+#define KT_SUBJECT_ID_MAX 64    /* longest leerling_id (or pairwise pseudonym) accepted */
 
 typedef struct kt_vault kt_vault_t;         /* opaque; keys in sodium_malloc memory */
 typedef struct kt_vault_key kt_vault_key_t; /* opaque; one subject key, sodium_malloc */
