@@ -40,6 +40,7 @@ _Static_assert(KT_SK_FILE_BYTES ==
                    KT_SK_MAGIC_BYTES + 1 + 1 + KT_NODE_ID_MAX + KT_SEED_BYTES + KT_BOX_SK_BYTES,
                "secret key file layout");
 _Static_assert(KT_SIGN_PK_BYTES == crypto_sign_PUBLICKEYBYTES, "sign pk size");
+_Static_assert(KT_KEYS_SIG_BYTES == crypto_sign_BYTES, "signature size");
 _Static_assert(KT_SIGN_SK_BYTES == crypto_sign_SECRETKEYBYTES, "sign sk size");
 _Static_assert(KT_BOX_PK_BYTES == crypto_box_PUBLICKEYBYTES, "box pk size");
 _Static_assert(KT_BOX_SK_BYTES == crypto_box_SECRETKEYBYTES, "box sk size");
@@ -576,4 +577,16 @@ int kt_keys_save(const kt_keys_t *k, const char *dir, kt_diag_t *d)
         unlink(ppath);
     }
     return rc;
+}
+
+void kt_keys_sign_detached(uint8_t sig[KT_KEYS_SIG_BYTES], const uint8_t *msg, size_t len,
+                           const kt_keys_t *k)
+{
+    crypto_sign_detached(sig, NULL, msg, len, k->sign_sk);
+}
+
+int kt_keys_verify_detached(const uint8_t sig[KT_KEYS_SIG_BYTES], const uint8_t *msg, size_t len,
+                            const kt_pubkey_t *pk)
+{
+    return crypto_sign_verify_detached(sig, msg, len, pk->sign_pk) == 0;
 }

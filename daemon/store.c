@@ -229,9 +229,79 @@ static const char s_schema_v2[] =
     " PRIMARY KEY (subject, criterium, episode)"
     ") WITHOUT ROWID;";
 
+/*
+ * v3: audit checkpoints and witnessing (daemon/audit.c), registries
+ * (daemon/registry.c) and reconciliation results (daemon/reconcile.c).
+ *
+ * audit_checkpoint holds this node's signed statements "my log's entry seq
+ * has hash head"; audit_witness holds the ones partners sent in their
+ * receipts, verified before they are stored. Both are append-only like the
+ * audit table. registry_entry holds one pupil of an imported list, its
+ * fields locked under the pupil's key like any payload (crypto-shredding
+ * reaches it). reconcile_session holds one count or list comparison; its
+ * result is locked under the node key because a membership result names
+ * pupils.
+ */
+static const char s_schema_v3[] =
+    "CREATE TABLE audit_checkpoint ("
+    " seq INTEGER PRIMARY KEY,"
+    " time INTEGER NOT NULL,"
+    " head BLOB NOT NULL CHECK (length(head) = 32),"
+    " sig BLOB NOT NULL CHECK (length(sig) = 64)"
+    ");"
+    "CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TABLE audit_witness ("
+    " partner TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL CHECK (length(fingerprint) = 32),"
+    " seq INTEGER NOT NULL CHECK (seq > 0),"
+    " time INTEGER NOT NULL,"
+    " head BLOB NOT NULL CHECK (length(head) = 32),"
+    " sig BLOB NOT NULL CHECK (length(sig) = 64),"
+    " received INTEGER NOT NULL,"
+    " PRIMARY KEY (fingerprint, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER audit_witness_no_update BEFORE UPDATE ON audit_witness"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER audit_witness_no_delete BEFORE DELETE ON audit_witness"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE INDEX audit_time ON audit (time);"
+    "CREATE TABLE registry_list ("
+    " name TEXT PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),"
+    " imported INTEGER NOT NULL,"
+    " rows INTEGER NOT NULL CHECK (rows >= 0),"
+    " digest BLOB NOT NULL CHECK (length(digest) = 32),"
+    " expires TEXT NOT NULL"
+    ");"
+    "CREATE TABLE registry_entry ("
+    " list TEXT NOT NULL REFERENCES registry_list (name) ON DELETE CASCADE,"
+    " subject BLOB NOT NULL REFERENCES subject_keys (subject),"
+    " payload BLOB NOT NULL,"
+    " PRIMARY KEY (list, subject)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX registry_entry_subject ON registry_entry (subject);"
+    "CREATE TABLE reconcile_session ("
+    " id BLOB PRIMARY KEY CHECK (length(id) = 16),"
+    " partner TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('counts', 'lists')),"
+    " role TEXT NOT NULL CHECK (role IN ('initiator', 'responder')),"
+    " list TEXT NOT NULL,"
+    " count_key TEXT,"
+    " state TEXT NOT NULL CHECK (state IN ('open', 'done', 'failed')),"
+    " reason TEXT,"
+    " result BLOB,"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX reconcile_session_expires ON reconcile_session (expires);";
+
 static const char *const s_migrations[] = {
     s_schema_v1, /* -> user_version 1 */
     s_schema_v2, /* -> user_version 2 */
+    s_schema_v3, /* -> user_version 3 */
 };
 
 #define S_LATEST ((int)(sizeof(s_migrations) / sizeof(s_migrations[0])))

@@ -84,4 +84,13 @@ void kt_keys_public_base64(char sign[KT_KEY_BASE64_BYTES], char box[KT_KEY_BASE6
  * "keten-fingerprint-v1" || sign_pk || box_pk. */
 void kt_keys_fingerprint(char out[KT_FINGERPRINT_HEX], const kt_pubkey_t *pk);
 
+/* Detached Ed25519 over msg with the node's signing key. Callers put their
+ * own domain-separation prefix in msg (audit checkpoints, count vectors). */
+#define KT_KEYS_SIG_BYTES 64
+void kt_keys_sign_detached(uint8_t sig[KT_KEYS_SIG_BYTES], const uint8_t *msg, size_t len,
+                           const kt_keys_t *k);
+/* 1 when sig is pk's signature over msg, else 0. */
+int kt_keys_verify_detached(const uint8_t sig[KT_KEYS_SIG_BYTES], const uint8_t *msg, size_t len,
+                            const kt_pubkey_t *pk);
+
 #endif

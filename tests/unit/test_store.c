@@ -103,7 +103,7 @@ static void test_memory_store_has_latest_schema_and_pragmas(void **state)
 
     (void)state;
     assert_int_equal(kt_store_open_memory(&st, &d), 0);
-    assert_int_equal(kt_store_schema_latest(), 2);
+    assert_int_equal(kt_store_schema_latest(), 3);
     assert_int_equal(kt_store_schema_version(st, &d), kt_store_schema_latest());
     s_pragmas_in_effect(st);
     s_text(st, "PRAGMA journal_mode", "memory");
