@@ -58,6 +58,14 @@ int cmd_attendance_import(int argc, char **argv);
 int cmd_signals(int argc, char **argv);
 int cmd_signals_submit(int argc, char **argv);
 
+/* cmd_register.c */
+int cmd_register(int argc, char **argv);
+
+/* cmd_audit.c */
+int cmd_audit_list(int argc, char **argv);
+int cmd_audit_export(int argc, char **argv);
+int cmd_audit_verify(int argc, char **argv);
+
 /* cmd_version.c */
 int cmd_version(int argc, char **argv);
 

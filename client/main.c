@@ -52,6 +52,14 @@ static const struct kt_cmd s_cmds[] = {
     {"signals", "submit", cmd_signals_submit,
      "submit the signals' records under policy and consent"},
     {"signals", NULL, cmd_signals, "pupils the signal rules select: [--date D]"},
+    {"register", NULL, cmd_register,
+     "the AVG art. 30 register from the policies in force: [-c NODE.conf] [--format md|json]"},
+    {"audit", "list", cmd_audit_list,
+     "the audit log, filtered (auditor): [--since D] [--leerling ID] ..."},
+    {"audit", "export", cmd_audit_export,
+     "the audit log as CSV or JSON: --format csv|json [-o FILE]"},
+    {"audit", "verify", cmd_audit_verify,
+     "check the audit chain and checkpoints: [--db FILE --pub NODE.pub --witness P.db]"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 
