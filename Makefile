@@ -90,6 +90,12 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBCLIENT) $(LIBKETEN)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
+# The PSI benchmark times keten's psi module against the bare primitive.
+$(BUILD)/bench/psi: $(BUILD)/obj/bench/psi.o $(LIBKETEN)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(PKG_LIBS)
+
 # The raw ceilings use the libraries directly: they measure them, not keten.
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o
 	@mkdir -p $(dir $@)

@@ -42,6 +42,10 @@ else
     echo
     echo "end-to-end: not measured (bench/e2e.sh does not exist yet)"
 fi
+if [ -x "$BUILD/bench/psi" ]; then # private list comparison, 100,000 x 100,000
+    echo
+    "$BUILD/bench/psi" | tee -a "$OUT"
+fi
 
 echo
 awk '
