@@ -58,6 +58,10 @@ int cmd_attendance_import(int argc, char **argv);
 int cmd_signals(int argc, char **argv);
 int cmd_signals_submit(int argc, char **argv);
 
+/* cmd_subject.c */
+int cmd_subject_show(int argc, char **argv);
+int cmd_record_export(int argc, char **argv);
+
 /* cmd_register.c */
 int cmd_register(int argc, char **argv);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "keten/commands.h"
+#include "keten/trail.h"
 #include "keten/inbox.h"
 #include "keten/outbox.h"
 #include "keten/record.h"
@@ -67,10 +68,10 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     uint8_t **recs = NULL, (*ids)[KT_ENVELOPE_ID_BYTES] = NULL;
     kt_exchange_copies_t copies = {NULL, 0, 0};
     size_t *lens = NULL;
+    char actor[KT_AUDIT_ACTOR_MAX + 1];
     kt_diag_t d = {{0}};
     int rc;
 
-    (void)who;
     if ((kt_ctl_req_has(req, "to") && kt_ctl_req_strv(req, "to", &to, &nto) != 0) ||
         kt_ctl_req_strv(req, "records", &b64, &n) != 0) {
         rc = kt_ctl_reply_error(rep, KT_EMALFORMED,
@@ -95,7 +96,9 @@ static int s_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
             rc = kt_ctl_reply_error(rep, KT_EMALFORMED, "record %zu: not base64", i + 1);
             goto out;
         }
-    rc = kt_exchange_submit(c->x, to, nto, (const uint8_t *const *)recs, lens, n, ids, &copies, &d);
+    kt_trail_uid(actor, (unsigned)who->uid);
+    rc = kt_exchange_submit(c->x, actor, to, nto, (const uint8_t *const *)recs, lens, n, ids,
+                            &copies, &d);
     if (rc != 0) {
         /* a policy refusal is about the records, not about the caller's
          * rights: "invalid", so ketenctl does not call it permission denied */
@@ -285,7 +288,7 @@ static int s_inbox(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *re
 
 /* ---- show ---- */
 
-static void s_reply_record(kt_ctl_reply_t *rep, const kt_record_t *r)
+void kt_commands_reply_record(kt_ctl_reply_t *rep, const kt_record_t *r)
 {
     size_t i, n = kt_record_nfields(r);
 
@@ -311,29 +314,42 @@ static void s_reply_record(kt_ctl_reply_t *rep, const kt_record_t *r)
 }
 
 /* The record itself, from the first copy this node holds of it. */
-static int s_load_record(kt_commands_t *c, const uint8_t *id, const kt_outbox_row_t *out,
-                         size_t nout, const kt_inbox_row_t *in, size_t nin, kt_record_t **rec,
-                         kt_diag_t *d)
+/* The signed container of a record this node sent (sender NULL) or
+ * received from sender, and the key that signed it. */
+int kt_commands_signed(kt_commands_t *c, const uint8_t *id, const char *partner,
+                       const char *sender, uint8_t **buf, size_t *len, const kt_pubkey_t **signer,
+                       kt_diag_t *d)
 {
-    const kt_pubkey_t *signer = kt_keys_public((*c->conf)->keys);
-    const kt_conf_partner_t *p = NULL;
+    const kt_conf_partner_t *p;
+
+    *buf = NULL;
+    *len = 0;
+    if (sender == NULL) {
+        *signer = kt_keys_public((*c->conf)->keys);
+        return kt_outbox_signed(c->st, kt_exchange_vault(c->x), id, partner, buf, len, d);
+    }
+    if ((p = kt_conf_partner(*c->conf, sender)) == NULL)
+        return kt_diag_set(d, KT_ENOENT,
+                           "sender '%s' is no longer a partner: its key is "
+                           "not configured",
+                           sender);
+    *signer = &p->pub;
+    return kt_inbox_signed(c->st, kt_exchange_vault(c->x), sender, id, buf, len, d);
+}
+
+int kt_commands_load_record(kt_commands_t *c, const uint8_t *id, const kt_outbox_row_t *out,
+                            size_t nout, const kt_inbox_row_t *in, size_t nin, kt_record_t **rec,
+                            kt_diag_t *d)
+{
+    const kt_pubkey_t *signer = NULL;
     uint8_t *buf = NULL;
     size_t len = 0;
     kt_payload_t pl;
     int rc;
 
-    if (nout > 0) {
-        rc = kt_outbox_signed(c->st, kt_exchange_vault(c->x), id, out[0].partner, &buf, &len, d);
-    } else {
-        if ((p = kt_conf_partner(*c->conf, in[0].sender)) == NULL)
-            return kt_diag_set(d, KT_ENOENT,
-                               "sender '%s' is no longer a partner: its key is "
-                               "not configured",
-                               in[0].sender);
-        signer = &p->pub;
-        rc = kt_inbox_signed(c->st, kt_exchange_vault(c->x), in[0].sender, id, &buf, &len, d);
-    }
     (void)nin;
+    rc = kt_commands_signed(c, id, nout > 0 ? out[0].partner : NULL,
+                            nout > 0 ? NULL : in[0].sender, &buf, &len, &signer, d);
     if (rc == 0 && (rc = kt_envelope_verify(&pl, buf, len, signer, d)) == 0)
         rc = kt_record_decode(rec, pl.body, pl.body_len, d);
     kt_vault_free(buf, len);
@@ -371,8 +387,8 @@ static int s_show(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *req
     kt_ctl_reply_str(rep, "id", hex);
     s_reply_out_rows(rep, out, nout);
     s_reply_in_rows(rep, in, nin);
-    if (s_load_record(c, id, out, nout, in, nin, &rec, &d) == 0)
-        s_reply_record(rep, rec);
+    if (kt_commands_load_record(c, id, out, nout, in, nin, &rec, &d) == 0)
+        kt_commands_reply_record(rep, rec);
     else
         kt_ctl_reply_str(rep, "record_error", d.msg);
 out:

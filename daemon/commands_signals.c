@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "keten/commands_signals.h"
+#include "keten/trail.h"
 #include "keten/consent.h"
 #include "keten/envelope.h"
 #include "keten/log.h"
@@ -40,6 +41,7 @@ typedef struct s_env {
     kt_signal_pupil_t *p;
     size_t np;
     char date[KT_DATE_BYTES];
+    char actor[KT_AUDIT_ACTOR_MAX + 1]; /* the operator, for audit entries */
 } s_env_t;
 
 /* One candidate: a hit, its record and where it would go. */
@@ -520,7 +522,7 @@ static int s_submit_one(s_env_t *e, s_cand_t *k, uint8_t id[KT_ENVELOPE_ID_BYTES
         dest[i] = k->partner[i];
     recs[0] = buf;
     lens[0] = len;
-    rc = kt_exchange_submit_also(e->c->x, k->hit.closed ? dest : NULL,
+    rc = kt_exchange_submit_also(e->c->x, e->actor, k->hit.closed ? dest : NULL,
                                  k->hit.closed ? k->npartners : 0, recs, lens, 1, ids, copies,
                                  s_mark_sent, &mark, d);
     kt_record_free_bytes(buf, len);
@@ -560,9 +562,9 @@ static int s_signals_submit(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_
     size_t skipped = 0, done = 0;
     int rc;
 
-    (void)who;
     if ((rc = s_setup(&e, ctx, req, rep)) != 0)
         goto out;
+    kt_trail_uid(e.actor, (unsigned)who->uid);
     if ((rc = s_candidates(&e, &cs, &d)) != 0) {
         rc = kt_ctl_reply_error(rep, rc, "%s", d.msg);
         goto out;

@@ -261,6 +261,37 @@ void kt_ctl_reply_str(kt_ctl_reply_t *rep, const char *key, const char *val)
     (void)s_reply_add(rep, key, val ? json_string(val) : NULL);
 }
 
+void kt_ctl_reply_bytes(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i, o = 0, cap = 4 * ((n + 2) / 3) + 1;
+    char *out = malloc(cap);
+
+    if (out == NULL) {
+        (void)s_reply_add(rep, key, NULL);
+        return;
+    }
+    for (i = 0; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = a[(v >> 6) & 63];
+        out[o++] = a[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+
+        out[o++] = a[v >> 18];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    (void)s_reply_add(rep, key, json_string(out));
+    free(out);
+}
+
 void kt_ctl_reply_int(kt_ctl_reply_t *rep, const char *key, int64_t val)
 {
     (void)s_reply_add(rep, key, json_integer((json_int_t)val));

@@ -18,13 +18,18 @@
 #include <unistd.h>
 
 #include "keten/commands.h"
+#include "keten/commands_audit.h"
+#include "keten/audit.h"
+#include "keten/audit_node.h"
 #include "keten/commands_consent.h"
+#include "keten/commands_subject.h"
 #include "keten/commands_signals.h"
 #include "keten/control.h"
 #include "keten/enforce.h"
 #include "keten/daemon.h"
 #include "keten/exchange.h"
 #include "keten/log.h"
+#include "keten/trail.h"
 
 struct kt_daemon {
     char *conf_path;
@@ -110,6 +115,9 @@ static int s_signals_install(kt_daemon_t *dm)
             return KT_EIO;
         }
     signal(SIGPIPE, SIG_IGN); /* peers that vanish are errors, not deaths */
+    /* A file size limit reached is a failed write (EFBIG: SQLite reports the
+     * disk full and the action is refused), not a death. */
+    signal(SIGXFSZ, SIG_IGN);
     dm->handlers = 1;
     return 0;
 }
@@ -218,6 +226,18 @@ static void s_consent_withdrawn(void *ctx, const uint8_t id[KT_CONSENT_ID_BYTES]
         kt_log_warnx("retracting records: %s", d.msg);
 }
 
+/* A consent decision's audit entry, inside the command's transaction: no
+ * consent change without it. */
+static int s_consent_audit(void *ctx, kt_store_t *st, const kt_ctl_caller_t *who,
+                           const char *action, const kt_consent_t *c, kt_diag_t *d)
+{
+    char actor[KT_AUDIT_ACTOR_MAX + 1];
+
+    (void)ctx;
+    kt_trail_uid(actor, (unsigned)who->uid);
+    return kt_audit_node_consent(st, actor, action, c, d);
+}
+
 /* The network side and the control socket. */
 static int s_services_start(kt_daemon_t *dm)
 {
@@ -235,6 +255,11 @@ static int s_services_start(kt_daemon_t *dm)
     dm->enforce.vault = kt_exchange_vault(dm->x);
     dm->enforce.pseudonym = kt_exchange_pseudonym;
     dm->enforce.pseudonym_ctx = dm->x;
+    /* Fail closed: a node that cannot audit its configuration does not run. */
+    if ((rc = kt_audit_node_config(dm->store, dm->conf, dm->policies, KT_TRAIL_DAEMON, &d)) != 0) {
+        kt_log_warnx("audit log: %s", d.msg);
+        return rc;
+    }
     memset(&opts, 0, sizeof(opts));
     opts.socket_group = (gid_t)-1;
     if ((rc = s_access_pair(dm->conf, &opts.operators, &opts.auditors)) != 0)
@@ -252,12 +277,17 @@ static int s_services_start(kt_daemon_t *dm)
     if ((rc = kt_commands_register(dm->ctl, &dm->cmds)) != 0)
         return rc;
     dm->consent.cmds = &dm->cmds;
+    dm->consent.events.audit = s_consent_audit;
     dm->consent.events.granted = s_consent_granted;
     dm->consent.events.withdrawn = s_consent_withdrawn;
     dm->consent.events.ctx = dm;
     if ((rc = kt_commands_consent_register(dm->ctl, &dm->consent)) != 0)
         return rc;
+    if ((rc = kt_commands_audit_register(dm->ctl, &dm->cmds)) != 0)
+        return rc;
     if ((rc = kt_commands_signals_register(dm->ctl, &dm->cmds)) != 0)
+        return rc;
+    if ((rc = kt_commands_subject_register(dm->ctl, &dm->cmds)) != 0)
         return rc;
     if ((rc = kt_control_listen(dm->ctl, dm->conf->control_path, &d)) != 0) {
         kt_log_warnx("%s", d.msg);
@@ -342,6 +372,14 @@ static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
         kt_log_warnx("%s: reload failed: the policies in %s do not load; keeping the running "
                      "configuration and policies",
                      nc->path, nc->policies_dir);
+        return rc;
+    }
+    /* The configuration about to be used is audited first; if that fails
+     * it is not used. */
+    if ((rc = kt_audit_node_config(dm->store, nc, np, KT_TRAIL_DAEMON, &d)) != 0) {
+        kt_policy_set_destroy(&np);
+        kt_log_warnx("%s: reload failed: audit log: %s; keeping the running configuration",
+                     nc->path, d.msg);
         return rc;
     }
     nc->keys = dm->conf->keys;
@@ -460,6 +498,16 @@ void kt_daemon_destroy(kt_daemon_t **p)
     if (p == NULL || (dm = *p) == NULL)
         return;
     s_signals_restore(dm);
+    if (dm->store != NULL && dm->conf != NULL && dm->conf->keys != NULL && dm->x != NULL) {
+        kt_audit_checkpoint_t cp;
+        kt_diag_t d = {{0}};
+        int have = 0;
+
+        /* The head at shutdown, signed: a copy of the stopped node's
+         * database verifies to its last entry. */
+        if (kt_audit_checkpoint(dm->store, dm->conf->keys, 1, time(NULL), &cp, &have, &d) != 0)
+            kt_log_warnx("audit checkpoint at shutdown: %s", d.msg);
+    }
     kt_control_destroy(&dm->ctl);
     kt_exchange_destroy(&dm->x);
     kt_policy_set_destroy(&dm->policies);

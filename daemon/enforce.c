@@ -30,6 +30,36 @@ static void s_names(char out[KT_HOOK_NAMES_BYTES], const kt_policy_names_t *n)
     }
 }
 
+/* The names of the fields rec carries, comma-separated. */
+static void s_record_names(char out[KT_HOOK_NAMES_BYTES], const kt_record_t *rec)
+{
+    size_t i, len = 0, n = kt_record_nfields(rec);
+
+    out[0] = '\0';
+    for (i = 0; i < n; i++) {
+        int w = snprintf(out + len, KT_HOOK_NAMES_BYTES - len, "%s%s", i ? "," : "",
+                         kt_record_field_at(rec, i));
+
+        if (w < 0 || (size_t)w >= KT_HOOK_NAMES_BYTES - len)
+            break;
+        len += (size_t)w;
+    }
+}
+
+/* What the audit entry says about the rule. */
+static void s_rule_facts(kt_hook_decision_t *dec, const kt_policy_rule_t *rule)
+{
+    const char *base = rule->file ? strrchr(rule->file, '/') : NULL;
+
+    dec->policy_version = rule->version;
+    dec->retention_days = rule->retention_days;
+    snprintf(dec->doel, sizeof(dec->doel), "%s", rule->doel ? rule->doel : "");
+    snprintf(dec->grondslag, sizeof(dec->grondslag), "%s",
+             kt_policy_grondslag_name(rule->grondslag));
+    snprintf(dec->policy_id, sizeof(dec->policy_id), "%s",
+             base ? base + 1 : (rule->file ? rule->file : rule->partner));
+}
+
 /* The consent the record goes under, or KT_ENOCONSENT. */
 static int s_consent(kt_enforce_t *e, const kt_policy_rule_t *rule, const char *partner,
                      const kt_record_t *rec, const char *date, kt_hook_decision_t *dec,
@@ -72,8 +102,7 @@ static int s_outgoing(void *ctx, const char *partner, kt_record_t *rec, const ch
         return kt_diag_set(d, KT_EDENIED,
                            "refused: no send rule for %s to %s on %s (ketenctl policy explain)",
                            type, partner, date);
-    dec->policy_version = rule->version;
-    dec->retention_days = rule->retention_days;
+    s_rule_facts(dec, rule);
     if ((rc = kt_vault_subject(dec->subject, e->vault, kt_record_leerling_id(rec), d)) != 0)
         return rc;
     dec->has_subject = 1;
@@ -93,6 +122,7 @@ static int s_outgoing(void *ctx, const char *partner, kt_record_t *rec, const ch
     if (rc != 0)
         return rc;
     s_names(dec->stripped, &stripped);
+    s_record_names(dec->fields, rec);
     return held ? KT_ENOCONSENT : 0;
 }
 
@@ -106,8 +136,8 @@ static int s_incoming(void *ctx, const char *sender, const kt_record_t *rec, con
     if (rule == NULL)
         return kt_diag_set(d, KT_EDENIED, "no receive rule for %s from %s on %s", type, sender,
                            date);
-    dec->policy_version = rule->version;
-    dec->retention_days = rule->retention_days;
+    s_rule_facts(dec, rule);
+    s_record_names(dec->fields, rec);
     return kt_policy_check_receive(rule, rec, d);
 }
 

@@ -17,12 +17,15 @@
 #include "keten/consent.h"
 #include "keten/exchange.h"
 #include "keten/inbox.h"
+#include "keten/audit.h"
+#include "keten/audit_node.h"
 #include "keten/log.h"
 #include "keten/outbox.h"
 #include "keten/receipt.h"
 #include "keten/record.h"
 #include "keten/signal.h"
 #include "keten/subject.h"
+#include "keten/trail.h"
 #include "keten/transport.h"
 
 #define S_SEEN_EXPIRY_MS 60000 /* how often the purge job runs */
@@ -218,6 +221,17 @@ static void s_reject(kt_exchange_t *x, struct s_item *it, const struct s_peer *p
     size_t len = 0;
     kt_diag_t d = {{0}};
 
+    kt_trail_t t;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = kt_trail_partner(x->conf, p->id);
+    t.action = KT_AUDIT_REJECTED;
+    t.decision = "rejected";
+    t.reason = code;
+    t.record_id = ref;
+    t.partner = p->id;
+    if (kt_trail_write(x->st, &t, &d) != 0)
+        kt_log_warnx("rejection of a message from %s not audited: %s", p->id, d.msg);
     if (kt_inbox_reject(x->conf->keys, p->id, ref, it->msg.payload, it->msg.len, code, s_now_ms(),
                         &receipt, &len, &d) != 0) {
         kt_log_warnx("rejection for %s not signed: %s", p->id, d.msg);
@@ -230,7 +244,8 @@ static void s_reject(kt_exchange_t *x, struct s_item *it, const struct s_peer *p
 /* A record on our ROUTER. Returns < 0 only when the store failed. */
 static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
 {
-    kt_inbox_ctx_t ic = {x->st, x->conf->keys, x->vault, x->hook, x->conf->max_message_age};
+    kt_inbox_ctx_t ic = {x->st, x->conf->keys, x->vault, x->hook, x->conf->max_message_age,
+                         kt_trail_partner(x->conf, p->id)};
     kt_inbox_result_t res = {0};
     kt_payload_t pl;
     uint8_t *signed_buf = NULL;
@@ -271,6 +286,32 @@ out:
     return rc;
 }
 
+/* Keeps the partner's audit checkpoint from a receipt: a witness of its
+ * log (audit.h). One that does not verify is logged and not kept; the
+ * receipt itself still counts, since its envelope signature checked out. */
+static void s_witness(kt_exchange_t *x, const struct s_peer *p, const kt_receipt_t *r)
+{
+    const kt_conf_partner_t *cp = NULL;
+    kt_audit_checkpoint_t c;
+    kt_diag_t d = {{0}};
+    size_t i;
+
+    if (!r->has_head || r->head_seq == 0 || r->head_seq > INT64_MAX || r->head_time > INT64_MAX)
+        return;
+    for (i = 0; i < x->conf->n_partners; i++)
+        if (strcmp(x->conf->partners[i].id, p->id) == 0)
+            cp = &x->conf->partners[i];
+    if (cp == NULL)
+        return;
+    c.seq = (int64_t)r->head_seq;
+    c.time = (int64_t)r->head_time;
+    memcpy(c.head, r->head, sizeof(c.head));
+    memcpy(c.sig, r->head_sig, sizeof(c.sig));
+    if (kt_audit_witness_store(x->st, &cp->pub, &c, time(NULL), &d) != 0)
+        kt_log_warnx("audit checkpoint %lld from %s not kept: %s", (long long)c.seq, p->id,
+                     d.msg);
+}
+
 /* A receipt on the DEALER of partner p. Returns < 0 only when the store failed. */
 static int s_on_receipt(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
 {
@@ -294,7 +335,9 @@ static int s_on_receipt(kt_exchange_t *x, struct s_item *it, const struct s_peer
         goto out;
     }
     kt_envelope_id_hex(hex, r.ref);
-    rc = kt_outbox_apply_receipt(x->st, p->id, &r, signed_buf, signed_len, s_now_ms(), &d);
+    s_witness(x, p, &r);
+    rc = kt_outbox_apply_receipt(x->st, kt_trail_partner(x->conf, p->id), p->id, &r, signed_buf,
+                                 signed_len, s_now_ms(), &d);
     if (rc == 0)
         kt_log_info("record %s to %s: %s (%s)", hex, p->id, kt_receipt_status_name(r.status),
                     r.code);
@@ -489,11 +532,37 @@ static int s_expire_consents(kt_exchange_t *x, const char *date, size_t *retract
     if ((rc = kt_consent_expire(x->st, date, &ids, &n, d)) != 0)
         return rc;
     for (i = 0; i < n && rc == 0; i++) {
+        kt_consent_t c;
+
+        if ((rc = kt_consent_get(x->st, ids[i], &c, d)) != 0 ||
+            (rc = kt_audit_node_consent(x->st, KT_TRAIL_DAEMON, KT_AUDIT_CONSENT_EXPIRED, &c, d)) !=
+                0)
+            break;
         rc = kt_outbox_retract_consent(x->st, x->conf->keys, x->vault, ids[i], s_now_ms(), &k, d);
         *retractions += k;
     }
     free(ids);
     return rc;
+}
+
+/* One entry for n rows of a kind the purge deleted that are not records
+ * (ended consents, pupils' keys, attendance rows). */
+static int s_trail_count(kt_exchange_t *x, const char *what, const char *why, size_t n,
+                         kt_diag_t *d)
+{
+    char reason[64];
+    kt_trail_t t;
+
+    if (n == 0)
+        return 0;
+    memset(&t, 0, sizeof(t));
+    snprintf(reason, sizeof(reason), "%s: %zu", why, n);
+    t.actor = KT_TRAIL_DAEMON;
+    t.action = KT_AUDIT_PURGED;
+    t.decision = "deleted";
+    t.record_type = what;
+    t.reason = reason;
+    return kt_trail_write(x->st, &t, d);
 }
 
 int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
@@ -512,6 +581,8 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
         (rc = kt_consent_purge(x->st, date, &r->consents, d)) != 0 ||
         (rc = kt_inbox_expire_seen(x->st, now, d)) != 0 ||
         (rc = kt_subject_forget_unused(x->st, &r->subjects, d)) != 0 ||
+        (rc = s_trail_count(x, "consent", "retention_after_end", r->consents, d)) != 0 ||
+        (rc = s_trail_count(x, "subject_key", "nothing_left_of_pupil", r->subjects, d)) != 0 ||
         (rc = kt_store_commit(x->st, d)) != 0) {
         kt_store_rollback(x->st);
         return rc;
@@ -519,6 +590,15 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
     /* raw attendance past its own retention (signal.h; its own transaction) */
     if ((rc = kt_signal_purge(x->st, (time_t)(now / 1000), &r->attendance, d)) != 0)
         return rc;
+    if (r->attendance > 0) {
+        if ((rc = kt_store_begin(x->st, d)) != 0)
+            return rc;
+        if ((rc = s_trail_count(x, "attendance", "retention", r->attendance, d)) != 0 ||
+            (rc = kt_store_commit(x->st, d)) != 0) {
+            kt_store_rollback(x->st);
+            return rc;
+        }
+    }
     /* Deleted pages are zeroed (secure_delete); the WAL still holds the old
      * ones until it is checkpointed and truncated. */
     if (r->inbox + r->outbox + r->consents + r->subjects + r->attendance > 0 &&
@@ -545,6 +625,15 @@ static void s_housekeeping(kt_exchange_t *x)
     x->next_expiry_ms = now + S_SEEN_EXPIRY_MS;
     if (kt_exchange_purge(x, &r, &d) != 0)
         kt_log_warnx("purge: %s", d.msg);
+    {
+        kt_audit_checkpoint_t cp;
+        int have = 0;
+
+        /* signs only when the head moved since the last one */
+        if (kt_audit_checkpoint(x->st, x->conf->keys, 0, (time_t)(now / 1000), &cp, &have, &d) !=
+            0)
+            kt_log_warnx("audit checkpoint: %s", d.msg);
+    }
 }
 
 /* How long the loop may sleep: until the next outbox row is due. */
@@ -605,11 +694,44 @@ static int s_check_to(const kt_exchange_t *x, const char *const *to, size_t nto,
     return 0;
 }
 
+/* The audit entries of one copy: submitted (with the first copy), sent or
+ * held, and stripped when the rule removed fields. */
+static int s_trail_copy(kt_exchange_t *x, const char *actor, const uint8_t *id, const char *to,
+                        const char *type, const kt_exchange_copy_t *copy,
+                        const kt_hook_decision_t *dec, int first, kt_diag_t *d)
+{
+    kt_trail_t t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = actor;
+    t.record_id = id;
+    t.record_type = type;
+    t.dec = dec;
+    if (first) {
+        t.action = KT_AUDIT_SUBMITTED;
+        t.decision = "accepted";
+        if ((rc = kt_trail_write(x->st, &t, d)) != 0)
+            return rc;
+    }
+    t.partner = to;
+    t.action = copy->state == KT_OUT_HELD ? KT_AUDIT_HELD : KT_AUDIT_SENT;
+    t.decision = copy->state == KT_OUT_HELD ? "held" : "queued";
+    t.reason = copy->state == KT_OUT_HELD ? "no_active_consent" : NULL;
+    if ((rc = kt_trail_write(x->st, &t, d)) != 0 || dec->stripped[0] == '\0')
+        return rc;
+    t.action = KT_AUDIT_STRIPPED;
+    t.decision = "stripped";
+    t.reason = "not_in_policy";
+    t.fields = dec->stripped;
+    return kt_trail_write(x->st, &t, d);
+}
+
 /* One record for one recipient, as the outgoing hook decides: queued, held
  * (waiting for consent) or refused (the whole submission fails). */
-static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const uint8_t *rec,
-                     size_t len, const char *date, int64_t now, kt_exchange_copy_t *copy,
-                     kt_diag_t *d)
+static int s_add_one(kt_exchange_t *x, const char *actor, const uint8_t *id, const char *to,
+                     const uint8_t *rec, size_t len, const char *date, int64_t now, int first,
+                     kt_exchange_copy_t *copy, kt_diag_t *d)
 {
     kt_record_t *r = NULL;
     uint8_t *bytes = NULL;
@@ -628,6 +750,7 @@ static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const 
     if (!dec.has_subject &&
         (rc = kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), d)) != 0)
         goto out;
+    dec.has_subject = 1;
     /* A held copy keeps the record as submitted: the consent decision at
      * release needs what stripping removes (the pupil's age). It is
      * stripped and signed afresh when it goes. */
@@ -640,11 +763,44 @@ static int s_add_one(kt_exchange_t *x, const uint8_t *id, const char *to, const 
     if (rc == 0 && dec.has_consent)
         rc = kt_outbox_set_consent(x->st, id, to, dec.consent_id, d);
     memcpy(copy->stripped, dec.stripped, sizeof(copy->stripped));
+    if (rc == 0)
+        rc = s_trail_copy(x, actor, id, to, kt_record_type(r), copy, &dec, first, d);
 out:
     if (bytes != NULL)
         kt_record_free_bytes(bytes, blen);
     kt_record_destroy(&r);
     return rc;
+}
+
+/* A refusal, audited after the submission was rolled back: the refused
+ * attempt is a decision too. A failure here is logged; the operator already
+ * gets the refusal. */
+static void s_trail_refused(kt_exchange_t *x, const char *actor, const uint8_t *rec, size_t len,
+                            const char *to, const char *why)
+{
+    kt_record_t *r = NULL;
+    kt_hook_decision_t dec;
+    kt_diag_t d = {{0}};
+    kt_trail_t t;
+
+    memset(&dec, 0, sizeof(dec));
+    memset(&t, 0, sizeof(t));
+    if (kt_record_decode(&r, rec, len, &d) == 0) {
+        t.record_type = kt_record_type(r);
+        dec.has_subject = kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), &d) == 0;
+    }
+    t.actor = actor;
+    t.action = KT_AUDIT_REFUSED;
+    t.decision = "refused";
+    t.reason = why;
+    t.partner = to;
+    t.dec = &dec;
+    if (kt_store_begin(x->st, &d) != 0 || kt_trail_write(x->st, &t, &d) != 0 ||
+        kt_store_commit(x->st, &d) != 0) {
+        kt_store_rollback(x->st);
+        kt_log_warnx("refusal not audited: %s", d.msg);
+    }
+    kt_record_destroy(&r);
 }
 
 /* The recipients of record i: the named ones, or the policy's fan-out. */
@@ -699,23 +855,25 @@ static void s_log_copy(const uint8_t *id, const kt_exchange_copy_t *c)
         kt_log_info("record %s to %s: %s", hex, c->partner, kt_outbox_state_name(c->state));
 }
 
-int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
+int kt_exchange_submit(kt_exchange_t *x, const char *actor, const char *const *to, size_t nto,
                        const uint8_t *const *records, const size_t *lens, size_t n,
                        uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                        kt_diag_t *d)
 {
-    return kt_exchange_submit_also(x, to, nto, records, lens, n, ids, copies, NULL, NULL, d);
+    return kt_exchange_submit_also(x, actor, to, nto, records, lens, n, ids, copies, NULL, NULL,
+                                   d);
 }
 
-int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
+int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to,
+                            size_t nto,
                             const uint8_t *const *records, const size_t *lens, size_t n,
                             uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                             kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d)
 {
-    const char *rcpt[KT_EXCHANGE_FANOUT_MAX];
+    const char *rcpt[KT_EXCHANGE_FANOUT_MAX], *refused_by = NULL;
     int64_t now = s_now_ms();
     char date[KT_DATE_BYTES];
-    size_t i, j, k, m;
+    size_t i, j, k, m = 0;
     int rc;
 
     memset(copies, 0, sizeof(*copies));
@@ -740,8 +898,11 @@ int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
 
             c->record = i;
             snprintf(c->partner, sizeof(c->partner), "%s", rcpt[j]);
-            if ((rc = s_add_one(x, ids[i], rcpt[j], records[i], lens[i], date, now, c, d)) != 0)
+            if ((rc = s_add_one(x, actor, ids[i], rcpt[j], records[i], lens[i], date, now, j == 0,
+                                c, d)) != 0) {
+                refused_by = rcpt[j];
                 goto record_fail;
+            }
             copies->n++;
         }
     }
@@ -754,7 +915,12 @@ int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
                 copies->n == 1 ? "y" : "ies");
     return 0;
 record_fail:
+    kt_store_rollback(x->st);
+    if (rc == KT_EDENIED)
+        s_trail_refused(x, actor, records[i], lens[i], refused_by, d->msg);
     kt_diag_prefix(d, "record %zu", i + 1);
+    kt_exchange_copies_free(copies);
+    return rc;
 fail:
     kt_store_rollback(x->st);
     kt_exchange_copies_free(copies);
@@ -768,6 +934,30 @@ void kt_exchange_copies_free(kt_exchange_copies_t *c)
 }
 
 /* ---- consent: release, retraction, expiry ---- */
+
+static int s_trail_released(kt_exchange_t *x, const kt_outbox_row_t *row, const char *type,
+                            const kt_hook_decision_t *dec, kt_diag_t *d)
+{
+    kt_trail_t t;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = KT_TRAIL_DAEMON;
+    t.action = KT_AUDIT_RELEASED;
+    t.decision = "queued";
+    t.reason = dec->has_consent ? "consent_active" : "consent_not_needed";
+    t.record_id = row->id;
+    t.record_type = type;
+    t.partner = row->partner;
+    t.dec = dec;
+    if ((rc = kt_trail_write(x->st, &t, d)) != 0 || dec->stripped[0] == '\0')
+        return rc;
+    t.action = KT_AUDIT_STRIPPED;
+    t.decision = "stripped";
+    t.reason = "not_in_policy";
+    t.fields = dec->stripped;
+    return kt_trail_write(x->st, &t, d);
+}
 
 /* A held row: may it go now? 0 and the consent when it may. */
 static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const char *date,
@@ -790,6 +980,8 @@ static int s_try_release(kt_exchange_t *x, const kt_outbox_row_t *row, const cha
     if (rc == 0 && (rc = kt_record_encode(r, &bytes, &blen, d)) == 0)
         rc = kt_outbox_release(x->st, x->conf->keys, x->vault, row->id, row->partner,
                                dec.has_consent ? dec.consent_id : NULL, bytes, blen, now, d);
+    if (rc == 0)
+        rc = s_trail_released(x, row, kt_record_type(r), &dec, d);
 out:
     if (bytes != NULL)
         kt_record_free_bytes(bytes, blen);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "keten/inbox.h"
+#include "keten/trail.h"
 #include "keten/subject.h"
 
 #define S_AD_PREFIX "inbox"
@@ -145,26 +146,43 @@ out:
     return rc;
 }
 
-/* The hash of the newest audit entry, if there is one. */
-static int s_audit_head(kt_store_t *st, kt_receipt_t *r, kt_diag_t *d)
+/* The node's latest signed audit checkpoint, for the receipt: the sender
+ * keeps it as a witness of this node's log (audit.h). */
+static int s_audit_head(const kt_inbox_ctx_t *c, int64_t now_ms, kt_receipt_t *r, kt_diag_t *d)
 {
-    static const char sql[] = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1";
-    kt_stmt_t *q = NULL;
-    const void *p;
-    int rc;
+    kt_audit_checkpoint_t cp;
+    int have = 0, rc;
 
     r->has_head = 0;
-    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+    if ((rc = kt_audit_checkpoint(c->st, c->keys, 0, (time_t)(now_ms / 1000), &cp, &have, d)) != 0)
         return rc;
-    if ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
-        p = kt_stmt_column_blob(q, 0);
-        if (p != NULL && kt_stmt_column_bytes(q, 0) == KT_RECEIPT_HEAD_BYTES) {
-            memcpy(r->head, p, KT_RECEIPT_HEAD_BYTES);
-            r->has_head = 1;
-        }
+    if (have && cp.seq > 0 && cp.time >= 0) {
+        r->has_head = 1;
+        r->head_seq = (uint64_t)cp.seq;
+        r->head_time = (uint64_t)cp.time;
+        memcpy(r->head, cp.head, KT_RECEIPT_HEAD_BYTES);
+        memcpy(r->head_sig, cp.sig, KT_RECEIPT_HEAD_SIG_BYTES);
     }
-    kt_stmt_finalize(&q);
-    return rc < 0 ? rc : 0;
+    return 0;
+}
+
+/* The audit entry for what happened to a message from sender. */
+static int s_trail(const kt_inbox_ctx_t *c, const char *sender, const char *action,
+                   const char *decision, const char *reason, const uint8_t *id,
+                   const char *type, const kt_hook_decision_t *dec, kt_diag_t *d)
+{
+    kt_trail_t t;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = c->actor ? c->actor : sender;
+    t.action = action;
+    t.decision = decision;
+    t.reason = reason;
+    t.record_id = id;
+    t.record_type = type;
+    t.partner = sender;
+    t.dec = dec;
+    return kt_trail_write(c->st, &t, d);
 }
 
 static int s_remember(kt_store_t *st, const char *sender, const uint8_t *id, int64_t expires_ms,
@@ -298,6 +316,35 @@ static int s_exec_key(kt_store_t *st, const char *sql, const char *sender, const
 /* The record `ref` from sender is deleted; a tombstone in seen_ids makes a
  * copy that arrives later (a retry overtaken by its retraction) answered as
  * purged, never stored. */
+/* The audit entry for a retraction: the record's type and pupil, read
+ * before the row goes. */
+static int s_trail_retracted(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *ref,
+                             kt_diag_t *d)
+{
+    static const char sql[] =
+        "SELECT record_type, subject FROM inbox WHERE sender = ?1 AND id = ?2";
+    char type[KT_RECORD_NAME_MAX + 1] = "";
+    kt_hook_decision_t dec;
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    memset(&dec, 0, sizeof(dec));
+    if ((rc = kt_store_prepare(c->st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, sender, ref)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        snprintf(type, sizeof(type), "%s", kt_stmt_column_text(q, 0) ? kt_stmt_column_text(q, 0) : "");
+        if (kt_stmt_column_bytes(q, 1) == sizeof(dec.subject)) {
+            dec.has_subject = 1;
+            memcpy(dec.subject, kt_stmt_column_blob(q, 1), sizeof(dec.subject));
+        }
+    }
+    kt_stmt_finalize(&q);
+    if (rc < 0)
+        return rc;
+    return s_trail(c, sender, KT_AUDIT_PURGED, "purged", "retracted_by_sender", ref, type,
+                   &dec, d);
+}
+
 static int s_retract(const kt_inbox_ctx_t *c, const char *sender, const kt_payload_t *p,
                      int64_t now_ms, kt_receipt_t *r, kt_diag_t *d)
 {
@@ -311,9 +358,11 @@ static int s_retract(const kt_inbox_ctx_t *c, const char *sender, const kt_paylo
 
     if (kt_retract_decode(ref, p->body, p->body_len, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
-        return 0;
+        return s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_MALFORMED, p->id,
+                       NULL, NULL, d);
     }
-    if ((rc = s_exec_key(c->st, del, sender, ref, d)) != 0)
+    if ((rc = s_trail_retracted(c, sender, ref, d)) != 0 ||
+        (rc = s_exec_key(c->st, del, sender, ref, d)) != 0)
         return rc;
     if ((rc = kt_store_prepare(c->st, &q, seen, d)) != 0)
         return rc;
@@ -350,16 +399,33 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
 
     if (s_out_of_time(p->created, s_max_age_s(c), now_ms)) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_EXPIRED);
+        rc = s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_EXPIRED, p->id, NULL,
+                     NULL, d);
     } else if (p->kind == KT_KIND_RETRACT) {
         rc = s_retract(c, sender, p, now_ms, r, d);
     } else if (p->kind != KT_KIND_RECORD || p->body == NULL ||
                kt_record_decode(&rec, p->body, p->body_len, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
+        rc = s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_MALFORMED, p->id, NULL,
+                     NULL, d);
     } else if (s_date(date, p->created),
                hook->incoming(hook->ctx, sender, rec, date, &dec, d) != 0) {
+        kt_diag_t why = *d; /* the rule that refused it, kept for the caller's log */
+
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_DENIED);
+        if ((rc = kt_vault_subject(dec.subject, c->vault, kt_record_leerling_id(rec), d)) == 0) {
+            dec.has_subject = 1;
+            rc = s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", why.msg, p->id,
+                         kt_record_type(rec), &dec, d);
+        }
+        if (rc == 0)
+            *d = why;
     } else if ((rc = kt_vault_subject(dec.subject, c->vault, kt_record_leerling_id(rec), d)) == 0) {
+        dec.has_subject = 1;
         rc = s_store(c, sender, signed_buf, signed_len, p, kt_record_type(rec), &dec, now_ms, d);
+        if (rc == 0)
+            rc = s_trail(c, sender, KT_AUDIT_RECEIVED, "accepted", KT_RCODE_OK, p->id,
+                         kt_record_type(rec), &dec, d);
         s_verdict(r, KT_RECEIPT_ACCEPTED, KT_RCODE_OK);
     }
     kt_record_destroy(&rec);
@@ -390,7 +456,7 @@ int kt_inbox_accept(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
     memcpy(r.ref, p->id, KT_RECEIPT_REF_BYTES);
     kt_vault_digest(r.digest, signed_buf, signed_len);
     if ((rc = s_decide(c, sender, signed_buf, signed_len, p, now_ms, &r, d)) != 0 ||
-        (rc = s_audit_head(c->st, &r, d)) != 0 ||
+        (rc = s_audit_head(c, now_ms, &r, d)) != 0 ||
         (rc = s_sign_receipt(c->keys, sender, &r, now_ms, &res->receipt, &res->receipt_len, d)) !=
             0 ||
         (rc = s_remember(c->st, sender, p->id, s_seen_expires_ms(p->created, s_max_age_s(c)),
@@ -507,6 +573,24 @@ int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d
     return rc;
 }
 
+int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
+                     kt_inbox_row_t **rows, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] =
+        "SELECT " S_ROW_COLS " FROM inbox WHERE subject = ?1 ORDER BY received, sender";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_blob(q, 1, subject, KT_SUBJECT_BYTES)) == 0)
+        rc = s_collect(q, rows, n, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
 int kt_inbox_count(kt_store_t *st, size_t *n, kt_diag_t *d)
 {
     static const char sql[] = "SELECT count(*) FROM inbox";
@@ -582,17 +666,82 @@ out:
     return rc;
 }
 
+/* A record the purge deleted, for its audit entry. */
+struct s_gone {
+    char sender[KT_NODE_ID_MAX + 1];
+    uint8_t id[KT_ENVELOPE_ID_BYTES];
+    char type[KT_RECORD_NAME_MAX + 1];
+    kt_hook_decision_t dec; /* the subject only */
+};
+
+static void s_gone_read(kt_stmt_t *q, struct s_gone *g)
+{
+    const char *t;
+
+    memset(g, 0, sizeof(*g));
+    t = kt_stmt_column_text(q, 0);
+    snprintf(g->sender, sizeof(g->sender), "%s", t ? t : "");
+    if (kt_stmt_column_bytes(q, 1) == KT_ENVELOPE_ID_BYTES)
+        memcpy(g->id, kt_stmt_column_blob(q, 1), KT_ENVELOPE_ID_BYTES);
+    t = kt_stmt_column_text(q, 2);
+    snprintf(g->type, sizeof(g->type), "%s", t ? t : "");
+    if (kt_stmt_column_bytes(q, 3) == sizeof(g->dec.subject)) {
+        g->dec.has_subject = 1;
+        memcpy(g->dec.subject, kt_stmt_column_blob(q, 3), sizeof(g->dec.subject));
+    }
+}
+
+static int s_trail_gone(kt_store_t *st, const struct s_gone *g, kt_diag_t *d)
+{
+    kt_trail_t t;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = KT_TRAIL_DAEMON;
+    t.action = KT_AUDIT_PURGED;
+    t.decision = "deleted";
+    t.reason = "retention";
+    t.record_id = g->id;
+    t.record_type = g->type;
+    t.partner = g->sender;
+    t.dec = &g->dec;
+    return kt_trail_write(st, &t, d);
+}
+
 int kt_inbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d)
 {
-    static const char sql[] = "DELETE FROM inbox WHERE expires IS NOT NULL AND expires < ?1";
+    static const char sql[] = "DELETE FROM inbox WHERE expires IS NOT NULL AND expires < ?1"
+                              " RETURNING sender, id, record_type, subject";
+    struct s_gone *gone = NULL, *grown;
+    size_t cap = 0, i;
     kt_stmt_t *q = NULL;
     int rc;
 
+    /* Collected first: the DELETE runs to its end before the entries are
+     * written. */
     *n = 0;
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
-    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) == 0 && (rc = s_run(q, d)) == 0)
-        *n = (size_t)kt_store_changes(st);
+    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) != 0)
+        goto out;
+    while ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            if ((grown = realloc(gone, cap * sizeof(*gone))) == NULL) {
+                rc = kt_diag_set(d, KT_ENOMEM, "out of memory");
+                goto out;
+            }
+            gone = grown;
+        }
+        s_gone_read(q, &gone[(*n)++]);
+    }
+    if (rc < 0)
+        goto out;
     kt_stmt_finalize(&q);
+    rc = 0;
+    for (i = 0; rc == 0 && i < *n; i++)
+        rc = s_trail_gone(st, &gone[i], d);
+out:
+    kt_stmt_finalize(&q);
+    free(gone);
     return rc;
 }

@@ -11,10 +11,12 @@
  * frees, and never put anything but ids, node ids, states and codes into a
  * diagnostic.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "keten/outbox.h"
+#include "keten/trail.h"
 #include "keten/subject.h"
 
 #define S_AD_PREFIX "outbox"
@@ -22,9 +24,10 @@
 #define S_PENDING "state IN ('queued', 'sent')"
 #define S_ROW_COLS                                                                                 \
     "id, partner, record_type, state, attempts, next_attempt, created, updated, reason,"           \
-    " consent_id"
+    " consent_id, subject"
 
 static int s_collect(kt_stmt_t *q, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d);
+static void s_copy_text(char *dst, size_t cap, const char *src);
 
 static const char *const s_states[KT_OUT_NSTATES] = {"held",     "queued",    "sent",  "delivered",
                                                      "rejected", "retracted", "purged"};
@@ -452,9 +455,94 @@ static int s_purged(kt_store_t *st, const char *partner, const kt_receipt_t *r,
     return s_finish(st, ref, partner, "purged", NULL, NULL, 0, now_ms, d);
 }
 
-int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receipt_t *r,
-                            const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms,
-                            kt_diag_t *d)
+/* What an audit entry about one row says of it. */
+struct s_facts {
+    char type[KT_RECORD_NAME_MAX + 1];
+    int has_subject, has_consent;
+    uint8_t subject[KT_SUBJECT_BYTES];
+    uint8_t consent[KT_ENVELOPE_ID_BYTES];
+};
+
+static int s_row_facts(kt_stmt_t *q, int col, struct s_facts *f)
+{
+    memset(f, 0, sizeof(*f));
+    s_copy_text(f->type, sizeof(f->type), kt_stmt_column_text(q, col));
+    if (kt_stmt_column_bytes(q, col + 1) == KT_SUBJECT_BYTES) {
+        f->has_subject = 1;
+        memcpy(f->subject, kt_stmt_column_blob(q, col + 1), KT_SUBJECT_BYTES);
+    }
+    if (kt_stmt_column_bytes(q, col + 2) == KT_ENVELOPE_ID_BYTES) {
+        f->has_consent = 1;
+        memcpy(f->consent, kt_stmt_column_blob(q, col + 2), KT_ENVELOPE_ID_BYTES);
+    }
+    return 0;
+}
+
+static int s_facts(kt_store_t *st, const uint8_t *id, const char *partner, struct s_facts *f,
+                   kt_diag_t *d)
+{
+    static const char sql[] = "SELECT record_type, subject, consent_id FROM outbox"
+                              " WHERE id = ?1 AND partner = ?2";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = s_bind_key(q, id, partner)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW)
+        rc = s_row_facts(q, 0, f);
+    kt_stmt_finalize(&q);
+    return rc < 0 ? rc : 0;
+}
+
+static int s_trail(kt_store_t *st, const char *actor, const char *action, const char *decision,
+                   const char *reason, const uint8_t *id, const char *partner,
+                   const struct s_facts *f, kt_diag_t *d)
+{
+    kt_trail_t t;
+
+    memset(&t, 0, sizeof(t));
+    t.actor = actor;
+    t.action = action;
+    t.decision = decision;
+    t.reason = reason;
+    t.record_id = id;
+    t.record_type = f->type;
+    t.subject = f->has_subject ? f->subject : NULL;
+    t.consent_id = f->has_consent ? f->consent : NULL;
+    t.partner = partner;
+    return kt_trail_write(st, &t, d);
+}
+
+/* The receipt's verdict as an audit entry, before the row changes (a purge
+ * clears the row's subject). */
+static int s_trail_receipt(kt_store_t *st, const char *actor, const char *partner,
+                           const kt_receipt_t *r, kt_diag_t *d)
+{
+    uint8_t ref[KT_ENVELOPE_ID_BYTES];
+    const uint8_t *about = r->ref;
+    struct s_facts f;
+    int rc;
+
+    if (r->status == KT_RECEIPT_PURGED) {
+        if ((rc = s_retract_ref(st, r->ref, partner, ref, d)) == 0)
+            about = ref;
+        else if (rc != KT_ENOENT)
+            return rc;
+    }
+    if ((rc = s_facts(st, about, partner, &f, d)) != 0)
+        return rc;
+    if (r->status == KT_RECEIPT_ACCEPTED)
+        return s_trail(st, actor, KT_AUDIT_DELIVERED, "accepted", r->code, about, partner, &f, d);
+    if (r->status == KT_RECEIPT_PURGED)
+        return s_trail(st, actor, KT_AUDIT_PURGED, "purged_by_recipient", r->code, about, partner,
+                       &f, d);
+    return s_trail(st, actor, KT_AUDIT_REJECTED, "rejected", r->code, about, partner, &f, d);
+}
+
+int kt_outbox_apply_receipt(kt_store_t *st, const char *actor, const char *partner,
+                            const kt_receipt_t *r, const uint8_t *receipt_signed,
+                            size_t receipt_len, int64_t now_ms, kt_diag_t *d)
 {
     uint8_t digest[32];
     char hex[KT_ENVELOPE_ID_HEX];
@@ -479,6 +567,8 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receip
     /* "internal": the receiver could not commit; the record goes again. */
     if (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0)
         return 0;
+    if ((rc = s_trail_receipt(st, actor, partner, r, d)) != 0)
+        return rc;
     if (r->status == KT_RECEIPT_ACCEPTED)
         return s_finish(st, r->ref, partner, "delivered", NULL, receipt_signed, receipt_len, now_ms,
                         d);
@@ -639,11 +729,26 @@ int kt_outbox_retract_consent(kt_store_t *st, const kt_keys_t *keys, const kt_va
     if ((rc = kt_stmt_bind_blob(q, 1, consent_id, KT_ENVELOPE_ID_BYTES)) == 0)
         rc = s_collect(q, &rows, &nrows, d);
     kt_stmt_finalize(&q);
-    for (i = 0; rc == 0 && i < nrows; i++)
-        if (rows[i].state != KT_OUT_QUEUED &&
-            (rc = s_add_retraction(st, keys, v, rows[i].id, rows[i].partner, rows[i].record_type,
-                                   now_ms, d)) == 0)
+    for (i = 0; rc == 0 && i < nrows; i++) {
+        struct s_facts f;
+
+        memset(&f, 0, sizeof(f));
+        snprintf(f.type, sizeof(f.type), "%s", rows[i].record_type);
+        f.has_subject = rows[i].has_subject;
+        memcpy(f.subject, rows[i].subject, KT_SUBJECT_BYTES);
+        f.has_consent = 1;
+        memcpy(f.consent, consent_id, KT_ENVELOPE_ID_BYTES);
+        if (rows[i].state == KT_OUT_QUEUED) { /* never left: dropped here */
+            rc = s_trail(st, KT_TRAIL_DAEMON, KT_AUDIT_PURGED, "not_sent", "consent_ended",
+                         rows[i].id, rows[i].partner, &f, d);
+            continue;
+        }
+        if ((rc = s_add_retraction(st, keys, v, rows[i].id, rows[i].partner, rows[i].record_type,
+                                   now_ms, d)) == 0 &&
+            (rc = s_trail(st, KT_TRAIL_DAEMON, KT_AUDIT_RETRACTED, "queued", "consent_ended",
+                          rows[i].id, rows[i].partner, &f, d)) == 0)
             (*n)++;
+    }
     free(rows);
     if (rc == 0)
         rc = s_exec_consent(st, never_left, consent_id, now_ms, d);
@@ -720,6 +825,10 @@ static int s_read_row(kt_stmt_t *q, kt_outbox_row_t *row, kt_diag_t *d)
     if (kt_stmt_column_bytes(q, 9) == KT_ENVELOPE_ID_BYTES) {
         row->has_consent = 1;
         memcpy(row->consent_id, kt_stmt_column_blob(q, 9), KT_ENVELOPE_ID_BYTES);
+    }
+    if (kt_stmt_column_bytes(q, 10) == KT_SUBJECT_BYTES) {
+        row->has_subject = 1;
+        memcpy(row->subject, kt_stmt_column_blob(q, 10), KT_SUBJECT_BYTES);
     }
     if (row->state != KT_OUT_QUEUED && row->state != KT_OUT_SENT)
         row->next_attempt_ms = 0;
@@ -812,6 +921,24 @@ int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d
     return rc < 0 ? rc : 0;
 }
 
+int kt_outbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
+                      kt_outbox_row_t **rows, size_t *n, kt_diag_t *d)
+{
+    static const char sql[] = "SELECT " S_ROW_COLS " FROM outbox WHERE subject = ?1 AND"
+                              " kind = 'record' ORDER BY created, partner";
+    kt_stmt_t *q = NULL;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_blob(q, 1, subject, KT_SUBJECT_BYTES)) == 0)
+        rc = s_collect(q, rows, n, d);
+    kt_stmt_finalize(&q);
+    return rc;
+}
+
 int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_outbox_row_t **rows,
                   size_t *n, kt_diag_t *d)
 {
@@ -867,6 +994,13 @@ out:
 
 /* ---- retention ---- */
 
+/* A row the purge deleted, for its audit entry. */
+struct s_gone {
+    uint8_t id[KT_ENVELOPE_ID_BYTES];
+    char partner[KT_NODE_ID_MAX + 1];
+    struct s_facts f;
+};
+
 int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d)
 {
     /* Final rows past their rule's retention, counted from the receipt, and
@@ -874,16 +1008,50 @@ int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t
     static const char sql[] =
         "DELETE FROM outbox WHERE (kind = 'record' AND state IN ('delivered', 'rejected',"
         " 'purged') AND keep_days IS NOT NULL AND updated + keep_days * 86400000 < ?1)"
-        " OR (kind = 'retract' AND state = 'delivered')";
+        " OR (kind = 'retract' AND state = 'delivered')"
+        " RETURNING id, partner, kind, record_type, subject, consent_id";
+    struct s_gone *gone = NULL, *grown;
+    size_t m = 0, cap = 0, i;
     kt_stmt_t *q = NULL;
     int rc;
 
+    /* The RETURNING rows are collected first: the DELETE must be stepped to
+     * its end before the audit entries are written. */
     *n = 0;
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
-    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) == 0 && (rc = s_run(q, d)) == 0)
-        *n = (size_t)kt_store_changes(st);
+    if ((rc = kt_stmt_bind_int64(q, 1, now_ms)) != 0)
+        goto out;
+    while ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+        const char *kind = kt_stmt_column_text(q, 2);
+
+        (*n)++;
+        if (kind == NULL || strcmp(kind, "record") != 0 ||
+            kt_stmt_column_bytes(q, 0) != KT_ENVELOPE_ID_BYTES)
+            continue; /* a confirmed retraction: its record's purge was audited */
+        if (m == cap) {
+            cap = cap ? 2 * cap : 16;
+            if ((grown = realloc(gone, cap * sizeof(*gone))) == NULL) {
+                rc = kt_diag_set(d, KT_ENOMEM, "out of memory");
+                goto out;
+            }
+            gone = grown;
+        }
+        memcpy(gone[m].id, kt_stmt_column_blob(q, 0), KT_ENVELOPE_ID_BYTES);
+        s_copy_text(gone[m].partner, sizeof(gone[m].partner), kt_stmt_column_text(q, 1));
+        s_row_facts(q, 3, &gone[m].f);
+        m++;
+    }
+    if (rc < 0)
+        goto out;
     kt_stmt_finalize(&q);
+    rc = 0;
+    for (i = 0; rc == 0 && i < m; i++)
+        rc = s_trail(st, KT_TRAIL_DAEMON, KT_AUDIT_PURGED, "deleted", "retention", gone[i].id,
+                     gone[i].partner, &gone[i].f, d);
+out:
+    kt_stmt_finalize(&q);
+    free(gone);
     return rc;
 }
 

@@ -87,6 +87,15 @@ static void s_text(struct s_buf *w, const char *s)
     s_raw(w, s, strlen(s));
 }
 
+static void s_uint(struct s_buf *w, uint64_t v)
+{
+    size_t k = w->full ? 0 : cbor_encode_uint(v, w->b + w->n, sizeof(w->b) - w->n);
+
+    if (k == 0)
+        w->full = 1;
+    w->n += k;
+}
+
 static void s_bytes(struct s_buf *w, const uint8_t *p, size_t n)
 {
     s_head(w, cbor_encode_bytestring_start, n);
@@ -105,7 +114,11 @@ static void s_encode(struct s_buf *w, const kt_receipt_t *r)
     s_text(w, r->code);
     s_text(w, "head");
     if (r->has_head) {
+        s_head(w, cbor_encode_array_start, 4);
+        s_uint(w, r->head_seq);
+        s_uint(w, r->head_time);
         s_bytes(w, r->head, KT_RECEIPT_HEAD_BYTES);
+        s_bytes(w, r->head_sig, KT_RECEIPT_HEAD_SIG_BYTES);
     } else if (!w->full) {
         k = cbor_encode_null(w->b + w->n, sizeof(w->b) - w->n);
         w->full = k == 0;
@@ -152,12 +165,13 @@ int kt_receipt_encode(uint8_t **out, size_t *outlen, const kt_receipt_t *r, kt_d
 
 /* ---- strict decoding ---- */
 
-enum { EV_NONE, EV_MAP, EV_TEXT, EV_BYTES, EV_NULL, EV_OTHER };
+enum { EV_NONE, EV_MAP, EV_ARRAY, EV_UINT, EV_TEXT, EV_BYTES, EV_NULL, EV_OTHER };
 
 /* The one item the streaming decoder reported; p points into the input. */
 struct s_event {
     int kind;
-    size_t n; /* MAP size; TEXT and BYTES length */
+    size_t n; /* MAP and ARRAY size; TEXT and BYTES length */
+    uint64_t u; /* UINT value */
     const uint8_t *p;
 };
 
@@ -165,27 +179,43 @@ static void s_on_other(void *c)
 {
     ((struct s_event *)c)->kind = EV_OTHER;
 }
-static void s_on_other_n(void *c, size_t n)
+static void s_on_uint(void *c, uint64_t v)
 {
-    (void)n;
-    s_on_other(c);
+    ((struct s_event *)c)->kind = EV_UINT;
+    ((struct s_event *)c)->u = v;
 }
 static void s_on_u8(void *c, uint8_t v)
 {
-    (void)v;
-    s_on_other(c);
+    s_on_uint(c, v);
 }
 static void s_on_u16(void *c, uint16_t v)
 {
-    (void)v;
-    s_on_other(c);
+    s_on_uint(c, v);
 }
 static void s_on_u32(void *c, uint32_t v)
+{
+    s_on_uint(c, v);
+}
+static void s_on_u64(void *c, uint64_t v)
+{
+    s_on_uint(c, v);
+}
+static void s_on_neg8(void *c, uint8_t v)
 {
     (void)v;
     s_on_other(c);
 }
-static void s_on_u64(void *c, uint64_t v)
+static void s_on_neg16(void *c, uint16_t v)
+{
+    (void)v;
+    s_on_other(c);
+}
+static void s_on_neg32(void *c, uint32_t v)
+{
+    (void)v;
+    s_on_other(c);
+}
+static void s_on_neg64(void *c, uint64_t v)
 {
     (void)v;
     s_on_other(c);
@@ -204,6 +234,11 @@ static void s_on_bool(void *c, bool v)
 {
     (void)v;
     s_on_other(c);
+}
+static void s_on_array(void *c, size_t n)
+{
+    ((struct s_event *)c)->kind = EV_ARRAY;
+    ((struct s_event *)c)->n = n;
 }
 static void s_on_map(void *c, size_t n)
 {
@@ -229,25 +264,26 @@ static void s_on_bytes(void *c, cbor_data p, size_t n)
     s_on_string(c, EV_BYTES, p, n);
 }
 
-/* Only definite maps, text, byte strings and null are of use; the rest is "other". */
+/* Only definite maps and arrays, unsigned integers, text, byte strings and
+ * null are of use; the rest is "other". */
 static const struct cbor_callbacks s_callbacks = {
     .uint8 = s_on_u8,
     .uint16 = s_on_u16,
     .uint32 = s_on_u32,
     .uint64 = s_on_u64,
-    .negint8 = s_on_u8,
-    .negint16 = s_on_u16,
-    .negint32 = s_on_u32,
-    .negint64 = s_on_u64,
+    .negint8 = s_on_neg8,
+    .negint16 = s_on_neg16,
+    .negint32 = s_on_neg32,
+    .negint64 = s_on_neg64,
     .byte_string_start = s_on_other,
     .byte_string = s_on_bytes,
     .string = s_on_text,
     .string_start = s_on_other,
     .indef_array_start = s_on_other,
-    .array_start = s_on_other_n,
+    .array_start = s_on_array,
     .indef_map_start = s_on_other,
     .map_start = s_on_map,
-    .tag = s_on_u64,
+    .tag = s_on_neg64,
     .float2 = s_on_float,
     .float4 = s_on_float,
     .float8 = s_on_double,
@@ -294,16 +330,28 @@ static int s_bytes_field(struct s_reader *rd, const char *name, uint8_t *out, si
     return 1;
 }
 
+/* null, or [seq, time, hash, sig] */
 static int s_head_field(struct s_reader *rd, kt_receipt_t *r)
 {
     struct s_event ev;
 
-    if (!s_key(rd, "head") ||
-        !(s_next(rd, &ev, EV_BYTES, KT_RECEIPT_HEAD_BYTES) || ev.kind == EV_NULL))
+    if (!s_key(rd, "head"))
         return 0;
-    r->has_head = ev.kind == EV_BYTES;
-    if (r->has_head)
-        memcpy(r->head, ev.p, KT_RECEIPT_HEAD_BYTES);
+    if (!s_next(rd, &ev, EV_ARRAY, 4))
+        return ev.kind == EV_NULL;
+    if (!s_next(rd, &ev, EV_UINT, 0))
+        return 0;
+    r->head_seq = ev.u;
+    if (!s_next(rd, &ev, EV_UINT, 0))
+        return 0;
+    r->head_time = ev.u;
+    if (!s_next(rd, &ev, EV_BYTES, KT_RECEIPT_HEAD_BYTES))
+        return 0;
+    memcpy(r->head, ev.p, KT_RECEIPT_HEAD_BYTES);
+    if (!s_next(rd, &ev, EV_BYTES, KT_RECEIPT_HEAD_SIG_BYTES))
+        return 0;
+    memcpy(r->head_sig, ev.p, KT_RECEIPT_HEAD_SIG_BYTES);
+    r->has_head = 1;
     return 1;
 }
 
@@ -322,8 +370,10 @@ static int s_decode_map(struct s_reader *rd, kt_receipt_t *r, kt_diag_t *d)
     memcpy(r->code, ev.p, ev.n);
     r->code[ev.n] = '\0';
     if (!s_head_field(rd, r))
-        return kt_diag_set(d, KT_EMALFORMED, "receipt: expected 'head', %d bytes or null",
-                           KT_RECEIPT_HEAD_BYTES);
+        return kt_diag_set(d, KT_EMALFORMED,
+                           "receipt: expected 'head', null or [seq, time, %d-byte hash, "
+                           "%d-byte signature]",
+                           KT_RECEIPT_HEAD_BYTES, KT_RECEIPT_HEAD_SIG_BYTES);
     if (!s_bytes_field(rd, "digest", r->digest, KT_RECEIPT_DIGEST_BYTES))
         return kt_diag_set(d, KT_EMALFORMED, "receipt: expected 'digest', a %d-byte string",
                            KT_RECEIPT_DIGEST_BYTES);

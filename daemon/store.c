@@ -327,6 +327,11 @@ static int s_fail(const kt_store_t *st, int src, const char *op, const char *sql
         code = KT_ENOMEM;
     else if (src == SQLITE_CONSTRAINT_UNIQUE || src == SQLITE_CONSTRAINT_PRIMARYKEY)
         code = KT_EEXIST;
+    if ((src & 0xff) == SQLITE_FULL || (src & 0xff) == SQLITE_IOERR)
+        return kt_diag_set(d, code,
+                           "%s: %s: %s; nothing was changed (is the disk full, or a file size "
+                           "limit reached? free space and try again)",
+                           st->path, op, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
     if (sql == NULL)
         return kt_diag_set(d, code, "%s: %s: %s", st->path, op,
                            st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src));
@@ -581,6 +586,110 @@ int kt_store_open(kt_store_t **out, const char *path, kt_diag_t *d)
     if ((rc = s_prepare_file(path, d)) != 0)
         return rc;
     return s_open(out, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, d);
+}
+
+/* "file:PATH" (percent-encoded), with immutable=1 when no PATH-wal exists:
+ * then nothing else has the file open in WAL mode, and SQLite creates no
+ * -wal or -shm file next to it, so a copy on read-only media can be read
+ * and a copy on disk is left exactly as it was. With a -wal file (a copy
+ * taken with its WAL, or the live database) the WAL must be read, which
+ * takes an -shm file. */
+static int s_readonly_uri(char **out, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(path), i, o = 0;
+    char *wal, *uri;
+    int has_wal;
+
+    if ((wal = malloc(n + 5)) == NULL || (uri = malloc(3 * n + 32)) == NULL) {
+        free(wal);
+        return KT_ENOMEM;
+    }
+    snprintf(wal, n + 5, "%s-wal", path);
+    has_wal = access(wal, F_OK) == 0;
+    free(wal);
+    o = (size_t)snprintf(uri, 3 * n + 32, "file:");
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)path[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("/-_.~", c) != NULL) {
+            uri[o++] = (char)c;
+        } else {
+            uri[o++] = '%';
+            uri[o++] = hex[c >> 4];
+            uri[o++] = hex[c & 15];
+        }
+    }
+    snprintf(uri + o, 3 * n + 32 - o, "%s", has_wal ? "?mode=ro" : "?mode=ro&immutable=1");
+    *out = uri;
+    return 0;
+}
+
+/* A read-only connection: no WAL switch, no pragma that writes, and
+ * query_only on top of SQLITE_OPEN_READONLY. The file must already be a
+ * keten database at exactly the schema this code knows: verifying an older
+ * or newer one would read columns by the wrong names. */
+static int s_open_readonly(kt_store_t *st, kt_diag_t *d)
+{
+    char *uri = NULL;
+    int64_t appid;
+    int v, rc;
+
+    if ((rc = s_readonly_uri(&uri, st->path)) != 0)
+        return kt_diag_set(d, rc, "out of memory opening the store");
+    rc = sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (rc != SQLITE_OK)
+        return s_fail(st, rc, "cannot open the database read-only", NULL, d);
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, KT_STORE_BUSY_TIMEOUT_MS);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    if (s_pragma_int(st, "PRAGMA application_id", &appid, d) != 0)
+        return kt_diag_set(d, KT_EINVAL, "%s: not a keten database (not an SQLite file)", st->path);
+    if (appid != KT_STORE_APPLICATION_ID)
+        return kt_diag_set(d, KT_EINVAL, "%s: not a keten database (%s application id)", st->path,
+                           appid == 0 ? "no" : "foreign");
+    if ((rc = kt_store_exec(st, "PRAGMA query_only = 1", d)) != 0)
+        return rc;
+    if ((v = kt_store_schema_version(st, d)) < 0)
+        return v;
+    if (v > S_LATEST)
+        return s_too_new(st, v, d);
+    if (v < S_LATEST)
+        return kt_diag_set(d, KT_EVERSION,
+                           "%s: database schema version %d is older than this keten's (%d); "
+                           "start this version's ketend on it once (it migrates), or use the "
+                           "ketenctl of the keten that wrote it",
+                           st->path, v, S_LATEST);
+    return 0;
+}
+
+int kt_store_open_readonly(kt_store_t **out, const char *path, kt_diag_t *d)
+{
+    kt_store_t *st;
+    struct stat sb;
+    int rc;
+
+    *out = NULL;
+    if (strcmp(path, ":memory:") == 0 || path[0] == '\0')
+        return kt_diag_set(d, KT_EINVAL, "store path must name a file");
+    if (stat(path, &sb) != 0)
+        return kt_diag_set(d, errno == ENOENT ? KT_ENOENT : KT_EIO, "%s: %s", path,
+                           strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return kt_diag_set(d, KT_EINVAL, "%s: not a regular file", path);
+    if ((st = calloc(1, sizeof(*st))) == NULL || (st->path = strdup(path)) == NULL) {
+        free(st);
+        return kt_diag_set(d, KT_ENOMEM, "out of memory opening the store");
+    }
+    if ((rc = s_open_readonly(st, d)) != 0) {
+        kt_store_close(&st);
+        return rc;
+    }
+    *out = st;
+    return 0;
 }
 
 int kt_store_open_memory(kt_store_t **out, kt_diag_t *d)

@@ -63,6 +63,7 @@
 #define KT_AUDIT_RETRACTED "retracted"         /* a retraction was queued or applied */
 #define KT_AUDIT_PURGED "purged"               /* data deleted (retention, retraction) */
 #define KT_AUDIT_CONSENT_GRANTED "consent_granted"
+#define KT_AUDIT_CONSENT_REFUSED "consent_refused" /* a niet_akkoord was recorded */
 #define KT_AUDIT_CONSENT_WITHDRAWN "consent_withdrawn"
 #define KT_AUDIT_CONSENT_EXPIRED "consent_expired"
 #define KT_AUDIT_POLICY_LOADED "policy_loaded"
@@ -184,7 +185,10 @@ int kt_audit_verify(kt_store_t *st, const kt_pubkey_t *pk, kt_audit_report_t *r,
  * Checks the checkpoints that the partner database `witness` holds for node
  * pk (matched by fingerprint) against the log in st: each must verify under
  * pk and match the entry at its seq. The first that does not is reported
- * with its seq and the time the partner received it. Read-only.
+ * with its seq and the time the partner received it. Read-only. Fills r
+ * afresh: witnessed (checkpoints checked), covered (the highest that
+ * matched), ok, bad_seq and what; entries and checkpoints stay 0, so run
+ * kt_audit_verify on st as well.
  */
 int kt_audit_verify_witness(kt_store_t *st, const kt_pubkey_t *pk, kt_store_t *witness,
                             kt_audit_report_t *r, kt_diag_t *d) KT_WUR;

@@ -171,6 +171,8 @@ int kt_ctl_req_json(const kt_ctl_req_t *req, const char *key, char **out, size_t
  */
 void kt_ctl_reply_str(kt_ctl_reply_t *rep, const char *key, const char *val);
 void kt_ctl_reply_int(kt_ctl_reply_t *rep, const char *key, int64_t val);
+/* n bytes as standard padded base64 (RFC 4648), as requests carry them. */
+void kt_ctl_reply_bytes(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n);
 void kt_ctl_reply_bool(kt_ctl_reply_t *rep, const char *key, int val);
 void kt_ctl_reply_null(kt_ctl_reply_t *rep, const char *key);
 void kt_ctl_reply_begin_object(kt_ctl_reply_t *rep, const char *key);

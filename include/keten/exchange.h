@@ -68,8 +68,11 @@ typedef struct kt_exchange_copies {
  * stripped), held until consent, or refused — a refusal fails the whole
  * submission, so an operator never half-submits. Everything is committed in
  * one durable transaction before this returns the new record ids (ids[i] for
- * records[i]) and the copies made. Sending starts at the next poll. */
-int kt_exchange_submit(kt_exchange_t *x, const char *const *to, size_t nto,
+ * records[i]) and the copies made, together with their audit entries
+ * (submitted, sent or held, stripped) under `actor` ("uid:N"). A refusal is
+ * audited in a transaction of its own after the rollback. Sending starts at
+ * the next poll. */
+int kt_exchange_submit(kt_exchange_t *x, const char *actor, const char *const *to, size_t nto,
                        const uint8_t *const *records, const size_t *lens, size_t n,
                        uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                        kt_diag_t *d) KT_WUR;
@@ -79,7 +82,8 @@ void kt_exchange_copies_free(kt_exchange_copies_t *c);
  * after every copy is added and before the commit: whatever the caller
  * records about the submission commits with it or not at all. */
 typedef int (*kt_exchange_also_fn)(void *ctx, const kt_exchange_copies_t *copies, kt_diag_t *d);
-int kt_exchange_submit_also(kt_exchange_t *x, const char *const *to, size_t nto,
+int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to,
+                            size_t nto,
                             const uint8_t *const *records, const size_t *lens, size_t n,
                             uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                             kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d) KT_WUR;

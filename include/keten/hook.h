@@ -33,6 +33,12 @@ typedef struct kt_hook_decision {
     char stripped[KT_HOOK_NAMES_BYTES];   /* fields removed for this recipient; "" if none */
     uint8_t subject[32];                  /* the pupil as a keyed pseudonym */
     int has_subject;
+    /* for the audit entry: the rule's purpose and basis, where it is
+     * written, and the field names the record carries after the rule */
+    char doel[32];
+    char grondslag[24];
+    char policy_id[128];
+    char fields[KT_HOOK_NAMES_BYTES];
 } kt_hook_decision_t;
 
 /* Each returns 0 (allow), KT_EDENIED (refuse: diag names the rule) or, for

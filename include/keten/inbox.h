@@ -12,6 +12,10 @@
  *   the incoming hook refuses -> rejected "denied"
  *   otherwise                 -> stored locked at rest, accepted "ok"
  *
+ * Each outcome except a duplicate is an audit entry (received, rejected, or
+ * purged for a retraction) in the same transaction, and the receipt carries
+ * this node's latest signed audit checkpoint.
+ *
  * Seen ids are kept for the maximum message age beyond the record's creation,
  * so a replay is either recognised or too old.
  */
@@ -38,6 +42,7 @@ typedef struct kt_inbox_ctx {
     const kt_vault_t *vault;
     const kt_hook_t *hook;
     int64_t max_age_s; /* maximum message age */
+    const char *actor; /* the sender's fingerprint, for audit entries (NULL: its id) */
 } kt_inbox_ctx_t;
 
 typedef struct kt_inbox_result {
@@ -79,6 +84,9 @@ typedef struct kt_inbox_row {
 } kt_inbox_row_t;
 
 int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
+/* Every received record of one pupil (subject access), oldest first. */
+int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
+                     kt_inbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
 int kt_inbox_count(kt_store_t *st, size_t *n, kt_diag_t *d) KT_WUR;
 /* Rows with this id (from any sender); KT_ENOENT if none. */
 int kt_inbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_inbox_row_t **rows,

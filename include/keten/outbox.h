@@ -94,8 +94,11 @@ int kt_outbox_mark_sent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], 
 /* A verified receipt from `partner`: the digest must match what we sent
  * (KT_EAUTH otherwise), the row becomes delivered or rejected (reason = code)
  * and keeps the signed receipt. KT_ENOENT for an unknown (id, partner); a
- * receipt for a row already final is accepted and changes nothing. */
-int kt_outbox_apply_receipt(kt_store_t *st, const char *partner, const kt_receipt_t *r,
+ * receipt for a row already final is accepted and changes nothing. Each
+ * change is audited (delivered, rejected, purged) with `actor`, the
+ * partner's fingerprint, as the entry's actor. */
+int kt_outbox_apply_receipt(kt_store_t *st, const char *actor, const char *partner,
+                            const kt_receipt_t *r,
                             const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms,
                             kt_diag_t *d) KT_WUR;
 
@@ -136,7 +139,8 @@ int kt_outbox_set_consent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES]
                           kt_diag_t *d) KT_WUR;
 
 /* Deletes rows past the retention of their send rule (counted from the
- * final receipt) and confirmed retractions; *n rows. */
+ * final receipt) and confirmed retractions; *n rows. Each deleted record
+ * copy is audited as purged (retention). */
 int kt_outbox_purge_expired(kt_store_t *st, int64_t now_ms, size_t *n, kt_diag_t *d) KT_WUR;
 
 /* A row as listed to operators: no payload, no personal data. */
@@ -151,6 +155,8 @@ typedef struct kt_outbox_row {
     int64_t next_attempt_ms; /* 0 when not pending */
     int64_t created_ms, updated_ms;
     char reason[KT_RECEIPT_CODE_MAX + 1]; /* "" unless rejected */
+    int has_subject;                      /* 0 once the pupil's key was shredded */
+    uint8_t subject[KT_SUBJECT_BYTES];
 } kt_outbox_row_t;
 
 /* All rows (state < 0) or those in one state, newest first; *rows malloc'd. */
@@ -160,6 +166,10 @@ int kt_outbox_list(kt_store_t *st, int state, kt_outbox_row_t **rows, size_t *n,
 int kt_outbox_held(kt_store_t *st, kt_outbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
 int kt_outbox_counts(kt_store_t *st, size_t counts[KT_OUT_NSTATES], kt_diag_t *d) KT_WUR;
 /* The rows of one record id (one per recipient); KT_ENOENT if none. */
+/* Every record copy of one pupil (subject access), oldest first; none is
+ * not an error. */
+int kt_outbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
+                      kt_outbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
 int kt_outbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_outbox_row_t **rows,
                   size_t *n, kt_diag_t *d) KT_WUR;
 /* The signed record of one row, unlocked (free with kt_vault_free). */

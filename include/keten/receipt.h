@@ -3,11 +3,14 @@
  *
  * A receiver answers every record (and every frame it could attribute to a
  * partner) with a receipt: the id it refers to, the digest of the signed
- * record it received, the status and a reason code, and the receiver's audit
- * head. The body is signed and sealed like any message (kind receipt).
+ * record it received, the status and a reason code, and the receiver's latest
+ * signed audit checkpoint (audit.h), which the sender keeps as a witness of
+ * the receiver's log. The body is signed and sealed like any message (kind
+ * receipt).
  *
  * Canonical form (RFC 8949 §4.2.1), keys in encoded-byte order:
- *   { "ref": bstr(16), "code": text, "head": bstr(32) / null,
+ *   { "ref": bstr(16), "code": text,
+ *     "head": [seq: uint, time: uint, hash: bstr(32), sig: bstr(64)] / null,
  *     "digest": bstr(32), "status": text }
  * Part of the canonical-encoding module with record.c (libcbor's only user).
  */
@@ -22,8 +25,9 @@
 #define KT_RECEIPT_REF_BYTES 16
 #define KT_RECEIPT_DIGEST_BYTES 32
 #define KT_RECEIPT_HEAD_BYTES 32
+#define KT_RECEIPT_HEAD_SIG_BYTES 64
 #define KT_RECEIPT_CODE_MAX 31
-#define KT_RECEIPT_MAX_BYTES 256
+#define KT_RECEIPT_MAX_BYTES 320
 
 typedef enum {
     KT_RECEIPT_ACCEPTED = 1, /* committed by the receiver */
@@ -46,8 +50,11 @@ typedef struct kt_receipt {
     uint8_t digest[KT_RECEIPT_DIGEST_BYTES];
     kt_receipt_status_t status;
     char code[KT_RECEIPT_CODE_MAX + 1];
-    int has_head;
+    int has_head; /* the receiver's checkpoint; 0 while its log is empty */
+    uint64_t head_seq;
+    uint64_t head_time;
     uint8_t head[KT_RECEIPT_HEAD_BYTES];
+    uint8_t head_sig[KT_RECEIPT_HEAD_SIG_BYTES];
 } kt_receipt_t;
 
 const char *kt_receipt_status_name(kt_receipt_status_t s); /* "accepted", ... */

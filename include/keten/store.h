@@ -36,6 +36,12 @@ typedef struct kt_stmt kt_stmt_t;   /* opaque; a prepared statement */
  * others (diag says `chmod 600 PATH`); KT_EVERSION if its schema is newer
  * than kt_store_schema_latest(); KT_EINVAL if it is not a keten database. */
 int kt_store_open(kt_store_t **out, const char *path, kt_diag_t *d) KT_WUR;
+/* Opens an existing keten database read-only (SQLITE_OPEN_READONLY and
+ * query_only): never creates, migrates or writes it, and does not check the
+ * file mode (it reads a copy, e.g. for `ketenctl audit verify --db`).
+ * KT_ENOENT if path does not exist; KT_EINVAL if it is not a keten database;
+ * KT_EVERSION if its schema is not exactly kt_store_schema_latest(). */
+int kt_store_open_readonly(kt_store_t **out, const char *path, kt_diag_t *d) KT_WUR;
 /* A private in-memory database with the same pragmas and schema (tests). */
 int kt_store_open_memory(kt_store_t **out, kt_diag_t *d) KT_WUR;
 /* Idempotent; nulls *p. Every kt_stmt_t must be finalized first. */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "keten/audit.h"
 #include "keten/inbox.h"
 
 #define BSN "999990044" /* synthetic, passes the elfproef; never stored in the clear */
@@ -79,7 +80,7 @@ static int s_fresh(void **state)
     kt_store_close(&f->st);
     if (kt_store_open_memory(&f->st, &d) != 0)
         return -1;
-    f->c = (kt_inbox_ctx_t){f->st, f->me, f->v, kt_hook_addressed(), MAX_AGE};
+    f->c = (kt_inbox_ctx_t){f->st, f->me, f->v, kt_hook_addressed(), MAX_AGE, "test-sender"};
     return 0;
 }
 
@@ -191,7 +192,9 @@ static void test_accept(void **state)
     assert_int_equal(accept(f, "school-a", &m, T0, &res), 0);
     assert_int_equal(res.duplicate, 0);
     check_receipt(f, &res, "school-a", &m, KT_RECEIPT_ACCEPTED, "ok");
-    assert_int_equal(res.r.has_head, 0); /* no audit entries yet */
+    /* the receipt carries the checkpoint signed over the "received" entry */
+    assert_int_equal(res.r.has_head, 1);
+    assert_int_equal(res.r.head_seq, 1);
     kt_inbox_result_clear(&res);
     assert_null(res.receipt);
     kt_inbox_result_clear(&res); /* idempotent */
@@ -437,32 +440,47 @@ static void test_store_failure(void **state)
     drop(&old);
 }
 
+/* Receipts carry the node's latest signed checkpoint: re-signed only when
+ * the head moved and the last one is a minute old (audit.h), and always
+ * verifiable under the node's key. */
 static void test_audit_head(void **state)
 {
     struct fx *f = *state;
     kt_inbox_result_t res;
-    struct msg m;
+    kt_audit_checkpoint_t c;
+    uint8_t hash[KT_AUDIT_HASH_BYTES];
+    int64_t seq;
+    struct msg m1, m2, m3;
     kt_diag_t d;
-    size_t i;
 
-    assert_int_equal(
-        kt_store_exec(f->st,
-                      "INSERT INTO audit (time, actor, action, decision, prev_hash,"
-                      " hash) VALUES (1, 'test', 'x', 'ok', zeroblob(32),"
-                      " X'1111111111111111111111111111111111111111111111111111111111111111'),"
-                      " (2, 'test', 'x', 'ok',"
-                      " X'1111111111111111111111111111111111111111111111111111111111111111',"
-                      " X'000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')",
-                      &d),
-        0);
-    mk_record(f, &m, 15, NOW_S);
-    assert_int_equal(accept(f, "school-a", &m, T0, &res), 0);
-    check_receipt(f, &res, "school-a", &m, KT_RECEIPT_ACCEPTED, "ok");
+    mk_record(f, &m1, 15, NOW_S);
+    assert_int_equal(accept(f, "school-a", &m1, T0, &res), 0);
     assert_int_equal(res.r.has_head, 1);
-    for (i = 0; i < KT_RECEIPT_HEAD_BYTES; i++)
-        assert_int_equal(res.r.head[i], i);
+    assert_int_equal(res.r.head_seq, 1);
+    assert_int_equal(kt_audit_head(f->st, &seq, hash, &d), 0);
+    assert_int_equal(seq, 1);
+    assert_memory_equal(res.r.head, hash, KT_AUDIT_HASH_BYTES);
+    c.seq = (int64_t)res.r.head_seq;
+    c.time = (int64_t)res.r.head_time;
+    memcpy(c.head, res.r.head, sizeof(c.head));
+    memcpy(c.sig, res.r.head_sig, sizeof(c.sig));
+    assert_int_equal(kt_audit_checkpoint_valid(&c, kt_keys_public(f->me)), 1);
+    c.sig[5] ^= 1;
+    assert_int_equal(kt_audit_checkpoint_valid(&c, kt_keys_public(f->me)), 0);
     kt_inbox_result_clear(&res);
-    drop(&m);
+
+    mk_record(f, &m2, 16, NOW_S);
+    assert_int_equal(accept(f, "school-a", &m2, T0 + 1000, &res), 0);
+    assert_int_equal(res.r.head_seq, 1); /* within the minute: the same checkpoint */
+    kt_inbox_result_clear(&res);
+
+    mk_record(f, &m3, 17, NOW_S);
+    assert_int_equal(accept(f, "school-a", &m3, T0 + 61000, &res), 0);
+    assert_int_equal(res.r.head_seq, 3); /* a minute later: the head as it is now */
+    kt_inbox_result_clear(&res);
+    drop(&m1);
+    drop(&m2);
+    drop(&m3);
 }
 
 static void test_expire_seen(void **state)

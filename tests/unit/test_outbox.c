@@ -167,7 +167,7 @@ static int apply(struct fx *f, int n, const char *partner, kt_receipt_status_t s
                      0);
     free(body);
     assert_int_equal(kt_store_begin(f->st, &d), 0);
-    rc = kt_outbox_apply_receipt(f->st, partner, &r, sig, len, T0 + 5000, &d);
+    rc = kt_outbox_apply_receipt(f->st, "test-actor", partner, &r, sig, len, T0 + 5000, &d);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
     if (signed_out != NULL) {
         *signed_out = sig;
@@ -794,7 +794,7 @@ static void test_retract_consent(void **state)
                                           body, blen, f->gem, &d),
                          0);
         assert_int_equal(kt_store_begin(f->st, &d), 0);
-        assert_int_equal(kt_outbox_apply_receipt(f->st, "gemeente-c", &r, sig, slen, T0 + 2000, &d),
+        assert_int_equal(kt_outbox_apply_receipt(f->st, "test-actor", "gemeente-c", &r, sig, slen, T0 + 2000, &d),
                          0);
         assert_int_equal(kt_store_commit(f->st, &d), 0);
         free(body);

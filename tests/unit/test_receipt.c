@@ -71,10 +71,20 @@ static void assemble(struct body *w, const struct shape *s)
     text(w, "code");
     text(w, s->code);
     text(w, "head");
-    if (s->head)
+    if (s->head) {
+        put1(w, 0x84);       /* array(4) */
+        put1(w, 0x18);       /* seq 42 */
+        put1(w, 42);
+        put1(w, 0x1a);       /* time 1700000000 */
+        put1(w, 0x65);
+        put1(w, 0x53);
+        put1(w, 0xf1);
+        put1(w, 0x00);
         bytes(w, 0x20, s->head);
-    else
+        bytes(w, 0x60, 64); /* signature */
+    } else {
         put1(w, 0xf6); /* null */
+    }
     text(w, "digest");
     bytes(w, 0x40, s->digest);
     text(w, "status");
@@ -92,6 +102,10 @@ static void fill(kt_receipt_t *r, int has_head, kt_receipt_status_t st, const ch
         r->head[i] = has_head ? (uint8_t)(0x20 + i) : 0;
         r->digest[i] = (uint8_t)(0x40 + i);
     }
+    for (i = 0; i < 64; i++)
+        r->head_sig[i] = has_head ? (uint8_t)(0x60 + i) : 0;
+    r->head_seq = has_head ? 42 : 0;
+    r->head_time = has_head ? 1700000000 : 0;
     r->has_head = has_head;
     r->status = st;
     snprintf(r->code, sizeof(r->code), "%s", code);
@@ -107,9 +121,9 @@ static void test_vector(void **state)
 
     (void)state;
     assemble(&w, &s_good);
-    /* a5 63'ref' 50.. 64'code' 62'ok' 64'head' 58 20.. 66'digest' 58 20.. 66'status' 68'accepted'
-     */
-    assert_int_equal(w.n, 1 + 4 + 17 + 5 + 3 + 5 + 34 + 7 + 34 + 7 + 9);
+    /* a5 63'ref' 50.. 64'code' 62'ok' 64'head' 84 182a 1a.. 58 20.. 58 40.. 66'digest' 58 20..
+     * 66'status' 68'accepted' */
+    assert_int_equal(w.n, 1 + 4 + 17 + 5 + 3 + 5 + (1 + 2 + 5 + 34 + 66) + 7 + 34 + 7 + 9);
     assert_memory_equal(w.b, "\xa5\x63ref\x50\x00\x01", 7);
     fill(&r, 1, KT_RECEIPT_ACCEPTED, "ok");
     assert_int_equal(kt_receipt_encode(&out, &len, &r, &d), 0);
@@ -236,9 +250,11 @@ static void test_wrong_lengths(void **state)
     s = s_good, s.ref = 17;
     expect_shape_bad(&s, "receipt: expected 'ref', a 16-byte string");
     s = s_good, s.head = 31;
-    expect_shape_bad(&s, "receipt: expected 'head', 32 bytes or null");
+    expect_shape_bad(&s, "receipt: expected 'head', null or [seq, time, 32-byte hash, 64-byte "
+                         "signature]");
     s = s_good, s.head = 33;
-    expect_shape_bad(&s, "receipt: expected 'head', 32 bytes or null");
+    expect_shape_bad(&s, "receipt: expected 'head', null or [seq, time, 32-byte hash, 64-byte "
+                         "signature]");
     s = s_good, s.digest = 31;
     expect_shape_bad(&s, "receipt: expected 'digest', a 32-byte string");
     s = s_good, s.digest = 64;
@@ -365,12 +381,18 @@ static void test_shape(void **state)
     expect_bad(w.b, w.n, "receipt: expected a map of 5 entries");
     w.b[0] = 0x85; /* an array */
     expect_bad(w.b, w.n, "receipt: expected a map of 5 entries");
-    /* head neither bytes nor null */
+    /* head neither a checkpoint nor null */
     w = good;
     w.n = 1 + 4 + 17 + 5 + 3 + 5;
     put1(&w, 0xf4); /* false */
-    put(&w, good.b + 1 + 4 + 17 + 5 + 3 + 5 + 34, 7 + 34 + 7 + 9);
-    expect_bad(w.b, w.n, "receipt: expected 'head', 32 bytes or null");
+    put(&w, good.b + 1 + 4 + 17 + 5 + 3 + 5 + 108, 7 + 34 + 7 + 9);
+    expect_bad(w.b, w.n,
+               "receipt: expected 'head', null or [seq, time, 32-byte hash, 64-byte signature]");
+    /* a checkpoint with a negative seq */
+    w = good;
+    w.b[1 + 4 + 17 + 5 + 3 + 5 + 1] = 0x38; /* nint: -43 */
+    expect_bad(w.b, w.n,
+               "receipt: expected 'head', null or [seq, time, 32-byte hash, 64-byte signature]");
     /* every truncation */
     for (n = 0; n < good.n; n++)
         expect_bad(good.b, n, NULL);
@@ -385,7 +407,7 @@ static void test_too_big(void **state)
     (void)state;
     memset(big, 0, sizeof(big));
     assert_int_equal(kt_receipt_decode(&r, big, sizeof(big), &d), KT_ETOOBIG);
-    assert_string_equal(d.msg, "receipt: larger than 256 bytes");
+    assert_string_equal(d.msg, "receipt: larger than 320 bytes");
 }
 
 int main(void)
