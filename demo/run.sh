@@ -4,7 +4,9 @@
 # by the school, opened and verified by the gemeente, and refused by the SWV
 # it was not sealed to; then starts the three nodes on loopback, submits
 # records at the school and shows them delivered at the SWV and the gemeente
-# with signed receipts back at the school. Everything runs in BUILD/demo; the
+# with signed receipts back at the school; ends with the privacy officer's
+# views (audit list, a subject access export) and every node's audit log
+# verified, live and offline. Everything runs in BUILD/demo; the
 # keys are the example network's (keys-example/), never for real use.
 set -euo pipefail
 BUILD=${1:-build}
@@ -169,10 +171,27 @@ for o in json.load(sys.stdin)['outbox']:
     if o['id'] in ids: print('  %s  pupil %s  %-18s %s' % (o['id'], ids[o['id']], o['partner'], o['state']))"
 show "$CTL" signals submit -s school.sock --date 2025-10-10
 
+step "The privacy officer lists what the school decided about geoorloofd verzuim for the SWV"
+show "$CTL" audit list -s school.sock --type geoorloofd_verzuim --partner swv-vo-9901 | head -n 12
+echo "  ..."
+
+step "A subject access request: everything the school holds about pupil 999900043, for the parents"
+show "$CTL" subject show -s school.sock --leerling 999900043 --export inzage-999900043.md
+sed -n '1,12p' inzage-999900043.md | sed 's/^/  /'
+echo "  ..."
+
+step "Each node's audit log verifies: every entry chained, every checkpoint signed"
+for n in school swv gemeente; do
+    show "$CTL" audit verify -s "$n.sock"
+done
+
 step "Stop the nodes (SIGTERM: finish the batch in hand, commit, exit)"
 stop_nodes
 trap - EXIT
 echo "stopped"
+
+step "Offline, on the stopped node's database: the gemeente's log, witnessed by the school's copy of its checkpoints"
+show "$CTL" audit verify --db gemeente.db --pub keys/gemeente-nijmegen.pub --witness school.db
 echo
 echo "The node logs hold ids, node ids and codes only:"
 sed 's/^/  /' gemeente.log | grep -E 'record|ready|purge' | head -n 8
