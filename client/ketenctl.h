@@ -70,6 +70,14 @@ int cmd_audit_list(int argc, char **argv);
 int cmd_audit_export(int argc, char **argv);
 int cmd_audit_verify(int argc, char **argv);
 
+/* cmd_registry.c */
+int cmd_registry_import(int argc, char **argv);
+int cmd_registry_list(int argc, char **argv);
+
+/* cmd_counts.c */
+int cmd_counts(int argc, char **argv);
+int cmd_counts_check(int argc, char **argv);
+
 /* cmd_version.c */
 int cmd_version(int argc, char **argv);
 

@@ -64,6 +64,12 @@ static const struct kt_cmd s_cmds[] = {
      "the audit log as CSV or JSON: --format csv|json [-o FILE]"},
     {"audit", "verify", cmd_audit_verify,
      "check the audit chain and checkpoints: [--db FILE --pub NODE.pub --witness P.db]"},
+    {"registry", "import", cmd_registry_import,
+     "import a list of pupils (CSV), replacing it whole: --list NAME FILE"},
+    {"registry", "list", cmd_registry_list, "imported lists: name, pupils, expiry (no pupils)"},
+    {"counts", "check", cmd_counts_check, "check published count tables' totals and flows: FILE"},
+    {"counts", NULL, cmd_counts,
+     "count a list under a definition: --list NAME --definition D --period P [--by B]"},
     {"version", NULL, cmd_version, "print the versions of ketenctl and the running ketend"},
 };
 

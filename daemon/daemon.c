@@ -23,6 +23,7 @@
 #include "keten/audit_node.h"
 #include "keten/commands_consent.h"
 #include "keten/commands_subject.h"
+#include "keten/commands_registry.h"
 #include "keten/commands_signals.h"
 #include "keten/control.h"
 #include "keten/enforce.h"
@@ -282,6 +283,8 @@ static int s_services_start(kt_daemon_t *dm)
     dm->consent.events.withdrawn = s_consent_withdrawn;
     dm->consent.events.ctx = dm;
     if ((rc = kt_commands_consent_register(dm->ctl, &dm->consent)) != 0)
+        return rc;
+    if ((rc = kt_commands_registry_register(dm->ctl, &dm->cmds)) != 0)
         return rc;
     if ((rc = kt_commands_audit_register(dm->ctl, &dm->cmds)) != 0)
         return rc;

@@ -23,6 +23,7 @@
 #include "keten/outbox.h"
 #include "keten/receipt.h"
 #include "keten/record.h"
+#include "keten/registry.h"
 #include "keten/signal.h"
 #include "keten/subject.h"
 #include "keten/trail.h"
@@ -47,6 +48,8 @@ struct kt_exchange {
     size_t npeers;
     int64_t next_expiry_ms;
     int blocked; /* due rows wait for receipts (window full, or queue full) */
+    kt_exchange_msg_fn on_msg; /* reconciliation messages */
+    void *on_msg_ctx;
 };
 
 /* One message of a batch and what goes back for it. */
@@ -352,6 +355,65 @@ out:
     return rc;
 }
 
+/* A reconciliation message on our ROUTER: opened, verified, handed on. */
+static void s_on_reconcile(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
+{
+    uint8_t *signed_buf = NULL;
+    size_t signed_len = 0;
+    int64_t now = s_now_ms(), age;
+    kt_payload_t pl;
+    kt_diag_t d = {{0}};
+
+    if (kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len, p->peer,
+                         &d) != 0) {
+        kt_log_warnx("%s message from %s ignored: %s", kt_kind_name(it->msg.kind), p->id, d.msg);
+        return;
+    }
+    age = now / 1000 - (int64_t)pl.created;
+    if (pl.kind != it->msg.kind || strcmp(pl.to, x->conf->id) != 0)
+        kt_log_warnx("%s message from %s ignored: envelope of kind %s to %s", kt_kind_name(
+                     it->msg.kind), p->id, kt_kind_name(pl.kind), pl.to);
+    else if (age > x->conf->max_message_age || age < -KT_INBOX_CLOCK_SKEW_S)
+        kt_log_warnx("%s message from %s ignored: created %lld s ago, outside the maximum "
+                     "message age",
+                     kt_kind_name(it->msg.kind), p->id, (long long)age);
+    else if (x->on_msg == NULL)
+        kt_log_warnx("%s message from %s ignored: this node does not reconcile",
+                     kt_kind_name(it->msg.kind), p->id);
+    else
+        x->on_msg(x->on_msg_ctx, p->id, &pl, now);
+    kt_envelope_free(signed_buf, signed_len);
+}
+
+void kt_exchange_set_handler(kt_exchange_t *x, kt_exchange_msg_fn fn, void *ctx)
+{
+    x->on_msg = fn;
+    x->on_msg_ctx = ctx;
+}
+
+int kt_exchange_send(kt_exchange_t *x, const char *partner, kt_kind_t kind,
+                     const uint8_t id[KT_ENVELOPE_ID_BYTES], const uint8_t *body, size_t len,
+                     kt_diag_t *d)
+{
+    const struct s_peer *p = s_peer(x, partner);
+    uint8_t *signed_buf = NULL, *env = NULL;
+    size_t signed_len = 0, env_len = 0;
+    int rc;
+
+    if (p == NULL)
+        return kt_diag_set(d, KT_ENOENT, "unknown partner '%s'", partner);
+    if ((rc = kt_envelope_sign(&signed_buf, &signed_len, kind, id, (uint64_t)(s_now_ms() / 1000),
+                               partner, body, len, x->conf->keys, d)) != 0)
+        return rc;
+    rc = kt_envelope_seal(&env, &env_len, signed_buf, signed_len, p->peer, d);
+    if (rc == 0 && kt_transport_send(x->t, partner, kind, env, env_len) != 0)
+        rc = kt_diag_set(d, KT_EIO, "%s message to %s not sent: its queue is full",
+                         kt_kind_name(kind), partner);
+    kt_envelope_free(signed_buf, signed_len);
+    kt_envelope_free(env, env_len);
+    return rc;
+}
+
 static int s_on_message(kt_exchange_t *x, struct s_item *it)
 {
     const kt_transport_msg_t *m = &it->msg;
@@ -374,6 +436,12 @@ static int s_on_message(kt_exchange_t *x, struct s_item *it)
         return s_on_receipt(x, it, p);
     if (m->kind == KT_KIND_PING)
         return 0;
+    if ((m->kind == KT_KIND_COUNTS || m->kind == KT_KIND_PSI_REQUEST ||
+         m->kind == KT_KIND_PSI_RESPONSE) &&
+        on_router) {
+        s_on_reconcile(x, it, p);
+        return 0;
+    }
     kt_log_warnx("%s message from %s on the %s ignored: not handled by this node",
                  kt_kind_name(m->kind), p->id,
                  on_router ? "listening socket" : "partner connection");
@@ -569,6 +637,7 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
 {
     char date[KT_DATE_BYTES];
     int64_t now = s_now_ms();
+    size_t lists = 0; /* registry lists past their retention */
     int rc;
 
     memset(r, 0, sizeof(*r));
@@ -580,7 +649,9 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
         (rc = kt_outbox_purge_expired(x->st, now, &r->outbox, d)) != 0 ||
         (rc = kt_consent_purge(x->st, date, &r->consents, d)) != 0 ||
         (rc = kt_inbox_expire_seen(x->st, now, d)) != 0 ||
+        (rc = kt_registry_purge(x->st, date, &lists, d)) != 0 ||
         (rc = kt_subject_forget_unused(x->st, &r->subjects, d)) != 0 ||
+        (rc = s_trail_count(x, "registry_list", "retention", lists, d)) != 0 ||
         (rc = s_trail_count(x, "consent", "retention_after_end", r->consents, d)) != 0 ||
         (rc = s_trail_count(x, "subject_key", "nothing_left_of_pupil", r->subjects, d)) != 0 ||
         (rc = kt_store_commit(x->st, d)) != 0) {
@@ -601,7 +672,7 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d)
     }
     /* Deleted pages are zeroed (secure_delete); the WAL still holds the old
      * ones until it is checkpointed and truncated. */
-    if (r->inbox + r->outbox + r->consents + r->subjects + r->attendance > 0 &&
+    if (r->inbox + r->outbox + r->consents + r->subjects + r->attendance + lists > 0 &&
         (rc = kt_store_checkpoint_truncate(x->st, d)) != 0)
         return rc;
     if (r->retractions + r->inbox + r->outbox + r->consents + r->subjects + r->attendance > 0)

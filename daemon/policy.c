@@ -62,7 +62,7 @@ static const char *const s_doel_codes[] = {
 
 /* ---- load context and errors (as conf.c) ---- */
 
-enum { S_STR = 1, S_INT, S_GROUP_LIST, S_STR_LIST };
+enum { S_STR = 1, S_INT, S_GROUP_LIST, S_STR_LIST, S_GROUP, S_BOOL };
 
 struct s_field {
     const char *name;
@@ -77,6 +77,12 @@ static const struct s_field s_top_fields[] = {
 static const struct s_field s_version_fields[] = {
     {"version", S_INT, 1},   {"valid_from", S_STR, 1},  {"valid_until", S_STR, 0},
     {"reference", S_STR, 0}, {"send", S_GROUP_LIST, 0}, {"receive", S_GROUP_LIST, 0},
+    {"reconcile", S_GROUP, 0},
+};
+static const struct s_field s_reconcile_fields[] = {
+    {"counts", S_BOOL, 0},
+    {"suppress_below", S_INT, 0},
+    {"lists", S_STR, 0},
 };
 static const struct s_field s_rule_fields[] = {
     {"type", S_STR, 1},
@@ -202,6 +208,10 @@ static const char *s_kind_text(int kind)
         return "an integer";
     case S_GROUP_LIST:
         return "a list ( { ... }, ... ) of groups";
+    case S_GROUP:
+        return "a group { ... }";
+    case S_BOOL:
+        return "true or false";
     default:
         return "a list of strings [ \"...\", ... ]";
     }
@@ -218,6 +228,10 @@ static int s_kind_matches(const config_setting_t *s, int kind)
         return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
     case S_GROUP_LIST:
         return t == CONFIG_TYPE_LIST;
+    case S_GROUP:
+        return t == CONFIG_TYPE_GROUP;
+    case S_BOOL:
+        return t == CONFIG_TYPE_BOOL;
     default:
         return t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY;
     }
@@ -579,6 +593,38 @@ static void s_version_reference(struct s_ctx *x, const config_setting_t *vg, str
         v->pub.reference = s_own(x, t);
 }
 
+/* reconcile = { counts = true; suppress_below = 5; lists = "membership"; }:
+ * what this partner may do with our registries (docs/policy.md). */
+static void s_version_reconcile(struct s_ctx *x, const config_setting_t *vg, struct s_version *v,
+                                const char *who)
+{
+    static const char *const modes[] = {"none", "cardinality", "membership", NULL};
+    config_setting_t *g = s_member(vg, "reconcile", S_GROUP), *s;
+    char in[80];
+    int m;
+
+    if (g == NULL)
+        return;
+    snprintf(in, sizeof(in), "%sreconcile: ", who);
+    s_check_members(x, g, s_reconcile_fields, S_NELEM(s_reconcile_fields), in);
+    if ((s = s_member(g, "counts", S_BOOL)) != NULL)
+        v->pub.reconcile_counts = config_setting_get_bool(s);
+    if ((s = s_member(g, "suppress_below", S_INT)) != NULL) {
+        long long n = config_setting_get_int64(s);
+
+        if (n < 0 || n > 100)
+            s_err(x, s_line(s), "%s'suppress_below' must be 0 (no suppression) to 100", in);
+        else
+            v->pub.suppress_below = (int)n;
+    }
+    if ((s = s_member(g, "lists", S_STR)) != NULL) {
+        if ((m = s_code(modes, config_setting_get_string(s))) < 0)
+            s_err(x, s_line(s), "%s'lists' must be none, cardinality or membership", in);
+        else
+            v->pub.reconcile_lists = m;
+    }
+}
+
 /* Versions before this one in this file: [vfirst, nversions). */
 static void s_version_unique(struct s_ctx *x, const struct s_version *v, size_t vfirst,
                              const char *who)
@@ -637,6 +683,7 @@ static void s_version(struct s_ctx *x, const config_setting_t *vg, int idx, size
     s_check_members(x, vg, s_version_fields, S_NELEM(s_version_fields), who);
     s_version_dates(x, vg, v, who);
     s_version_reference(x, vg, v, who);
+    s_version_reconcile(x, vg, v, who);
     s_version_unique(x, v, vfirst, who);
     s_rules(x, vg, v, first);
 }

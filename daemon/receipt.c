@@ -434,3 +434,35 @@ int kt_retract_decode(uint8_t ref[KT_RECEIPT_REF_BYTES], const uint8_t *buf, siz
     memcpy(ref, buf + sizeof(s_retract_head), KT_RECEIPT_REF_BYTES);
     return 0;
 }
+
+/* ---- refusal bodies ---- */
+
+static const uint8_t s_refusal_head[] = {0xa1, 0x67, 'r', 'e', 'f', 'u', 's', 'e', 'd'};
+
+int kt_refusal_encode(uint8_t out[KT_REFUSAL_MAX_BYTES], const char *code)
+{
+    size_t n = strnlen(code, KT_REFUSAL_CODE_MAX + 1);
+
+    if (n > KT_REFUSAL_CODE_MAX || !s_code_valid((const uint8_t *)code, n))
+        return KT_EINVAL;
+    memcpy(out, s_refusal_head, sizeof(s_refusal_head));
+    out[sizeof(s_refusal_head)] = (uint8_t)(0x60 + n);
+    memcpy(out + sizeof(s_refusal_head) + 1, code, n);
+    return (int)(sizeof(s_refusal_head) + 1 + n);
+}
+
+int kt_refusal_decode(char code[KT_REFUSAL_CODE_MAX + 1], const uint8_t *buf, size_t len)
+{
+    size_t h = sizeof(s_refusal_head), n;
+
+    code[0] = '\0';
+    if (len < h + 2 || len > KT_REFUSAL_MAX_BYTES || memcmp(buf, s_refusal_head, h) != 0)
+        return KT_EMALFORMED;
+    n = (size_t)buf[h] - 0x60;
+    if (buf[h] < 0x61 || n > KT_REFUSAL_CODE_MAX || len != h + 1 + n ||
+        !s_code_valid(buf + h + 1, n))
+        return KT_EMALFORMED;
+    memcpy(code, buf + h + 1, n);
+    code[n] = '\0';
+    return 0;
+}

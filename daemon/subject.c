@@ -171,7 +171,8 @@ int kt_subject_forget_unused(kt_store_t *st, size_t *n, kt_diag_t *d)
         "DELETE FROM subject_keys WHERE"
         " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.subject = subject_keys.subject)"
         " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.subject = subject_keys.subject)"
-        " AND NOT EXISTS (SELECT 1 FROM consent c WHERE c.subject = subject_keys.subject)";
+        " AND NOT EXISTS (SELECT 1 FROM consent c WHERE c.subject = subject_keys.subject)"
+        " AND NOT EXISTS (SELECT 1 FROM registry_entry r WHERE r.subject = subject_keys.subject)";
     int rc;
 
     *n = 0;

@@ -106,6 +106,25 @@ typedef struct kt_exchange_purge {
 } kt_exchange_purge_t;
 int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d) KT_WUR;
 
+/*
+ * Reconciliation (reconcile.h) rides on the exchange: its messages (kinds
+ * counts, psi-request, psi-response) arrive on the listening socket, are
+ * opened and verified like records (signer = the ZAP-authenticated partner,
+ * addressed to this node, not older than the maximum message age) and are
+ * handed to fn inside the batch's transaction. They get no receipt and are
+ * never stored by the exchange. fn NULL drops them with a log line.
+ */
+typedef void (*kt_exchange_msg_fn)(void *ctx, const char *partner, const kt_payload_t *p,
+                                   int64_t now_ms);
+void kt_exchange_set_handler(kt_exchange_t *x, kt_exchange_msg_fn fn, void *ctx);
+
+/* Signs body (one CBOR item) as kind with id, seals it to partner and sends
+ * it on the partner connection; not stored, not retried. KT_ENOENT for an
+ * unknown partner. */
+int kt_exchange_send(kt_exchange_t *x, const char *partner, kt_kind_t kind,
+                     const uint8_t id[KT_ENVELOPE_ID_BYTES], const uint8_t *body, size_t len,
+                     kt_diag_t *d) KT_WUR;
+
 /* The pair's pseudonym of a pupil (for identifier = "pseudoniem"). */
 int kt_exchange_pseudonym(void *x, const char *partner, const char *leerling_id,
                           char out[KT_PSEUDONYM_BYTES]);

@@ -133,7 +133,15 @@ typedef struct kt_policy_version {
     const char *file;
     int line;
     size_t nsend, nreceive; /* its rules */
+    /* reconciliation with this partner (reconcile = { ... }; default: none) */
+    int reconcile_counts; /* 1: count vectors may be exchanged */
+    int suppress_below;   /* counts 1 .. suppress_below - 1 are not sent; 0: none */
+    int reconcile_lists;  /* KT_POLICY_LISTS_*: what the partner may learn of our lists */
 } kt_policy_version_t;
+
+#define KT_POLICY_LISTS_NONE 0
+#define KT_POLICY_LISTS_CARDINALITY 1 /* only the sizes */
+#define KT_POLICY_LISTS_MEMBERSHIP 2  /* also which of its own pupils we lack */
 
 /* The partner's version in force on date, or NULL (no file, no version
  * covers the date, or an invalid date). */

@@ -78,4 +78,19 @@ void kt_retract_encode(uint8_t out[KT_RETRACT_BYTES], const uint8_t ref[KT_RECEI
 int kt_retract_decode(uint8_t ref[KT_RECEIPT_REF_BYTES], const uint8_t *buf, size_t len,
                       kt_diag_t *d) KT_WUR;
 
+/*
+ * The body of a refusal in a reconciliation session (kinds counts,
+ * psi-request, psi-response): the envelope's id is the session's, and the
+ * body says why the other side will not go on. Canonical CBOR
+ * { "refused": text } with the code [a-z_]{1,23}: a1 67 'refused' (60+n) code.
+ */
+#define KT_REFUSAL_CODE_MAX 23
+#define KT_REFUSAL_MAX_BYTES (9 + 1 + KT_REFUSAL_CODE_MAX)
+
+/* out holds KT_REFUSAL_MAX_BYTES; returns the length, or KT_EINVAL for a
+ * code outside [a-z_]{1,23}. */
+int kt_refusal_encode(uint8_t out[KT_REFUSAL_MAX_BYTES], const char *code) KT_WUR;
+/* KT_EMALFORMED unless buf is exactly that form. */
+int kt_refusal_decode(char code[KT_REFUSAL_CODE_MAX + 1], const uint8_t *buf, size_t len) KT_WUR;
+
 #endif
