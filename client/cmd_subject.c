@@ -238,22 +238,33 @@ int cmd_subject_show(int argc, char **argv)
     return rc;
 }
 
-/* The signed bytes into path (mode 0644: a signed record is meant to be
- * handed over) or stdout. */
+/* The signed bytes into path, created mode 0600 (it holds the pupil's
+ * data) and complete or not at all, or to stdout. */
 static int s_write_signed(const char *path, const uint8_t *p, size_t n)
 {
-    FILE *f = path ? fopen(path, "wb") : stdout;
-    int ok;
+    char tmp[4096];
+    int fd, ok;
 
-    if (f == NULL) {
+    if (path == NULL) {
+        if (fwrite(p, 1, n, stdout) != n || fflush(stdout) != 0) {
+            kt_err("stdout: cannot write: %s", strerror(errno));
+            return KT_EXIT_ERR;
+        }
+        return KT_EXIT_OK;
+    }
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+        kt_err("%s: path too long", path);
+        return KT_EXIT_ERR;
+    }
+    if ((fd = mkstemp(tmp)) < 0) {
         kt_err("%s: cannot create: %s", path, strerror(errno));
         return KT_EXIT_ERR;
     }
-    ok = fwrite(p, 1, n, f) == n && fflush(f) == 0;
-    if (path != NULL)
-        ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        kt_err("%s: cannot write: %s", path ? path : "stdout", strerror(errno));
+    ok = fchmod(fd, 0600) == 0 && write(fd, p, n) == (ssize_t)n && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        kt_err("%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
         return KT_EXIT_ERR;
     }
     return KT_EXIT_OK;

@@ -526,6 +526,13 @@ static int s_cp_sign(kt_store_t *st, const kt_keys_t *keys, time_t now, kt_audit
 int kt_audit_checkpoint(kt_store_t *st, const kt_keys_t *keys, int force, time_t now,
                         kt_audit_checkpoint_t *out, int *have, kt_diag_t *d)
 {
+    return kt_audit_checkpoint_within(st, keys, force ? 0 : KT_AUDIT_CHECKPOINT_SECONDS, now, out,
+                                      have, d);
+}
+
+int kt_audit_checkpoint_within(kt_store_t *st, const kt_keys_t *keys, int64_t max_age_s,
+                               time_t now, kt_audit_checkpoint_t *out, int *have, kt_diag_t *d)
+{
     kt_audit_checkpoint_t latest, fresh;
     uint8_t head[KT_AUDIT_HASH_BYTES];
     int64_t seq;
@@ -541,7 +548,7 @@ int kt_audit_checkpoint(kt_store_t *st, const kt_keys_t *keys, int force, time_t
                            "audit verify",
                            kt_store_path(st));
     if (seq == 0 || (got && latest.seq == seq) ||
-        (got && !force && (int64_t)now - latest.time < KT_AUDIT_CHECKPOINT_SECONDS)) {
+        (got && max_age_s > 0 && (int64_t)now - latest.time < max_age_s)) {
         if (got)
             *out = latest;
         *have = got;
@@ -933,6 +940,15 @@ int kt_audit_verify_witness(kt_store_t *st, const kt_pubkey_t *pk, kt_store_t *w
             r->covered = c.seq;
     }
     kt_stmt_finalize(&q);
+    if (rc >= 0 && r->ok && r->witnessed == 0) {
+        /* a witness that saw nothing proves nothing: wrong key, or a partner
+         * that never received a receipt from this node */
+        r->ok = 0;
+        snprintf(r->what, sizeof(r->what),
+                 "the witness database holds no checkpoint of node %s (fingerprint %s): nothing "
+                 "was witnessed; check --pub and that the partner exchanged with this node",
+                 pk->id, fp);
+    }
     return rc < 0 ? rc : 0;
 }
 

@@ -279,7 +279,8 @@ static int s_export(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     uint8_t id[KT_ENVELOPE_ID_BYTES], *buf = NULL;
     kt_outbox_row_t *out = NULL;
     kt_inbox_row_t *in = NULL;
-    size_t len = 0, nout = 0, nin = 0;
+    size_t len = 0, nout = 0, nin = 0, i = 0, j = 0;
+    const uint8_t *subject = NULL;
     kt_diag_t d = {{0}};
     int rc;
 
@@ -288,26 +289,38 @@ static int s_export(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     if ((kt_ctl_req_has(req, "partner") && kt_ctl_req_str(req, "partner", &partner) != 0) ||
         (kt_ctl_req_has(req, "sender") && kt_ctl_req_str(req, "sender", &sender) != 0))
         return kt_ctl_reply_error(rep, KT_EINVAL, "partner and sender are node ids");
-    /* Without a hint: the first copy this node holds, sent before received. */
-    if (partner == NULL && sender == NULL) {
-        rc = kt_outbox_get(c->st, id, &out, &nout, &d);
-        if (rc == KT_ENOENT)
-            rc = kt_inbox_get(c->st, id, &in, &nin, &d);
-        if (rc != 0) {
-            rc = kt_ctl_reply_error(rep, rc, "no record %s on this node", hex);
-            goto out;
-        }
-        if (nout > 0)
-            partner = out[0].partner;
-        else
-            sender = in[0].sender;
+    /* The copy asked for, or the first this node holds, sent before
+     * received; its pupil goes into the audit entry, so a subject access
+     * request shows this handover too. */
+    rc = sender != NULL ? KT_ENOENT : kt_outbox_get(c->st, id, &out, &nout, &d);
+    if (rc == KT_ENOENT && partner == NULL)
+        rc = kt_inbox_get(c->st, id, &in, &nin, &d);
+    if (rc != 0) {
+        rc = kt_ctl_reply_error(rep, rc, "no record %s on this node", hex);
+        goto out;
+    }
+    for (i = 0; partner != NULL && i < nout && strcmp(out[i].partner, partner) != 0; i++)
+        ;
+    for (j = 0; sender != NULL && j < nin && strcmp(in[j].sender, sender) != 0; j++)
+        ;
+    if ((nout > 0 && i == nout) || (nin > 0 && j == nin)) {
+        rc = kt_ctl_reply_error(rep, KT_ENOENT, "no copy of record %s for %s on this node", hex,
+                                partner ? partner : sender);
+        goto out;
+    }
+    if (nout > 0) {
+        partner = out[i].partner;
+        subject = out[i].has_subject ? out[i].subject : NULL;
+    } else {
+        sender = in[j].sender;
+        subject = in[j].has_subject ? in[j].subject : NULL;
     }
     if ((rc = kt_commands_signed(c, id, partner, sender, &buf, &len, &signer, &d)) != 0) {
         rc = kt_ctl_reply_error(rep, rc, "%s", d.msg);
         goto out;
     }
-    if ((rc = s_audit_read(c, who, KT_AUDIT_EXPORTED, NULL, id, sender ? sender : partner, &d)) !=
-        0) {
+    if ((rc = s_audit_read(c, who, KT_AUDIT_EXPORTED, subject, id, sender ? sender : partner,
+                           &d)) != 0) {
         rc = kt_ctl_reply_error(rep, rc, "not exported, the export could not be audited: %s",
                                 d.msg);
         goto out;

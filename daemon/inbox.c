@@ -154,7 +154,8 @@ static int s_audit_head(const kt_inbox_ctx_t *c, int64_t now_ms, kt_receipt_t *r
     int have = 0, rc;
 
     r->has_head = 0;
-    if ((rc = kt_audit_checkpoint(c->st, c->keys, 0, (time_t)(now_ms / 1000), &cp, &have, d)) != 0)
+    if ((rc = kt_audit_checkpoint_within(c->st, c->keys, KT_AUDIT_RECEIPT_CHECKPOINT_SECONDS,
+                                         (time_t)(now_ms / 1000), &cp, &have, d)) != 0)
         return rc;
     if (have && cp.seq > 0 && cp.time >= 0) {
         r->has_head = 1;
@@ -523,6 +524,10 @@ static int s_read_row(kt_stmt_t *q, kt_inbox_row_t *row, kt_diag_t *d)
     s_copy_text(row->state, sizeof(row->state), kt_stmt_column_text(q, 3));
     row->created_s = kt_stmt_column_int64(q, 4);
     row->received_ms = kt_stmt_column_int64(q, 5);
+    if (kt_stmt_column_bytes(q, 6) == KT_SUBJECT_BYTES) {
+        row->has_subject = 1;
+        memcpy(row->subject, kt_stmt_column_blob(q, 6), KT_SUBJECT_BYTES);
+    }
     return 0;
 }
 
@@ -556,7 +561,7 @@ static int s_collect(kt_stmt_t *q, kt_inbox_row_t **rows, size_t *n, kt_diag_t *
     return 0;
 }
 
-#define S_ROW_COLS "sender, id, record_type, state, created, received"
+#define S_ROW_COLS "sender, id, record_type, state, created, received, subject"
 
 int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d)
 {

@@ -562,13 +562,13 @@ int kt_outbox_apply_receipt(kt_store_t *st, const char *actor, const char *partn
                            partner);
     if (state != KT_OUT_QUEUED && state != KT_OUT_SENT)
         return 0; /* a repeated receipt: the first one decided */
-    if (r->status == KT_RECEIPT_PURGED)
-        return s_purged(st, partner, r, receipt_signed, receipt_len, now_ms, d);
     /* "internal": the receiver could not commit; the record goes again. */
     if (r->status == KT_RECEIPT_REJECTED && strcmp(r->code, KT_RCODE_INTERNAL) == 0)
         return 0;
     if ((rc = s_trail_receipt(st, actor, partner, r, d)) != 0)
         return rc;
+    if (r->status == KT_RECEIPT_PURGED)
+        return s_purged(st, partner, r, receipt_signed, receipt_len, now_ms, d);
     if (r->status == KT_RECEIPT_ACCEPTED)
         return s_finish(st, r->ref, partner, "delivered", NULL, receipt_signed, receipt_len, now_ms,
                         d);

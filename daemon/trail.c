@@ -26,14 +26,19 @@ static int s_copy(char *dst, size_t cap, const char *src, const char *what, kt_d
  * visibly rather than refused: refusing it would refuse the action. */
 static void s_clip(char *dst, size_t cap, const char *src)
 {
-    size_t n = src ? strlen(src) : 0;
+    size_t n = src ? strlen(src) : 0, i;
 
     if (n < cap) {
         memcpy(dst, src ? src : "", n + 1);
-        return;
+    } else {
+        memcpy(dst, src, cap - 4);
+        memcpy(dst + cap - 4, "...", 4);
     }
-    memcpy(dst, src, cap - 4);
-    memcpy(dst + cap - 4, "...", 4);
+    /* a rule's words may quote a path with any bytes in it; the log takes
+     * printable ASCII only, and a refused entry would refuse the action */
+    for (i = 0; dst[i] != '\0'; i++)
+        if ((unsigned char)dst[i] < 0x20 || (unsigned char)dst[i] > 0x7e)
+            dst[i] = '?';
 }
 
 int kt_trail_write(kt_store_t *st, const kt_trail_t *t, kt_diag_t *d)

@@ -21,8 +21,10 @@
  * Checkpoint: Ed25519 by the node's signing key over
  *   "keten/1 checkpoint" 0x00 || F(node id) || u64be(seq) || u64be(time) || head
  * where head is hash(seq). A node signs one when a receipt is about to
- * carry its head and the head moved, every KT_AUDIT_CHECKPOINT_SECONDS while
- * it moves, and on shutdown.
+ * carry its head and the head moved since a checkpoint at least
+ * KT_AUDIT_RECEIPT_CHECKPOINT_SECONDS old (so a partner witnesses the log
+ * at most a second behind), every KT_AUDIT_CHECKPOINT_SECONDS while the head
+ * moves, at start-up and on shutdown.
  *
  * There is no update or delete function, and triggers in the schema refuse
  * both. Everything here runs on the caller's kt_store_t; none of it opens a
@@ -49,6 +51,7 @@
 #define KT_AUDIT_REASON_MAX 160  /* a reason code or short rule text, never a value */
 #define KT_AUDIT_POLICY_MAX 128  /* "policies/swv-vo-9901.conf" or a policy name */
 #define KT_AUDIT_CHECKPOINT_SECONDS 60
+#define KT_AUDIT_RECEIPT_CHECKPOINT_SECONDS 1 /* how stale a receipt's checkpoint may be */
 
 /* Actions (the `action` column). */
 #define KT_AUDIT_SUBMITTED "submitted"         /* an operator submitted a record */
@@ -143,6 +146,12 @@ typedef struct kt_audit_checkpoint {
  */
 int kt_audit_checkpoint(kt_store_t *st, const kt_keys_t *keys, int force, time_t now,
                         kt_audit_checkpoint_t *out, int *have, kt_diag_t *d) KT_WUR;
+
+/* kt_audit_checkpoint with the age limit given: 0 signs whenever the head
+ * moved (as force), else only when the latest is at least max_age_s old. */
+int kt_audit_checkpoint_within(kt_store_t *st, const kt_keys_t *keys, int64_t max_age_s,
+                               time_t now, kt_audit_checkpoint_t *out, int *have,
+                               kt_diag_t *d) KT_WUR;
 
 /* 1 when c is signed by node pk (the formula above), else 0. */
 int kt_audit_checkpoint_valid(const kt_audit_checkpoint_t *c, const kt_pubkey_t *pk);

@@ -81,6 +81,8 @@ typedef struct kt_inbox_row {
     char state[16];    /* accepted */
     int64_t created_s; /* by the sender */
     int64_t received_ms;
+    int has_subject; /* 0 once the pupil's key was shredded */
+    uint8_t subject[KT_SUBJECT_BYTES];
 } kt_inbox_row_t;
 
 int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;

@@ -65,6 +65,27 @@ consented_flow() {
     [ "$(sqlite3 "$(node_db gemeente-a)" "SELECT actor FROM audit WHERE $(rid "$id")")" = "$fp" ]
 }
 
+@test "a withdrawal leaves retracted and the recipient's confirmed purge at the school, and purged at the gemeente" {
+    consented_flow
+    gv $BSN $BIRTH >gv.json
+    submit school-a --to gemeente-a gv.json
+    id=${lines[0]}
+    c=$(grant school-a $BSN gemeente-a melding_geoorloofd geoorloofd_verzuim ouders)
+    wait_net 20 copy_is school-a "$id" gemeente-a delivered
+    withdraw school-a "$c"
+    wait_net 20 copy_is school-a "$id" gemeente-a purged
+    run audit_rows school-a "$(rid "$id") AND action IN ('retracted', 'purged')"
+    echo "$output"
+    [[ "${lines[0]}" == retracted\|queued\|gemeente-a\|geoorloofd_verzuim\|* ]]
+    [[ "${lines[1]}" == purged\|purged_by_recipient\|gemeente-a\|geoorloofd_verzuim\|* ]]
+    [ "${#lines[@]}" = 2 ]
+    run sqlite3 "$(node_db school-a)" "SELECT action, decision FROM audit WHERE consent_id = X'$c'
+        AND record_id IS NULL ORDER BY seq"
+    [ "$output" = "$(printf 'consent_granted|akkoord\nconsent_withdrawn|akkoord')" ]
+    run audit_rows gemeente-a "$(rid "$id") AND action = 'purged'"
+    [[ "$output" == purged\|purged\|school-a\|geoorloofd_verzuim\|* ]]
+}
+
 @test "a stripped field and a refused type are audited with field names and the rule, never values" {
     school_gemeente_swv
     policy school-a swv-a "$(tz_rule "$TZ_NO_OORZAAK")" ""
