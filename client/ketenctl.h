@@ -58,6 +58,12 @@ int cmd_attendance_import(int argc, char **argv);
 int cmd_signals(int argc, char **argv);
 int cmd_signals_submit(int argc, char **argv);
 
+/* cmd_reconcile.c */
+int cmd_reconcile_counts(int argc, char **argv);
+int cmd_reconcile_lists(int argc, char **argv);
+int cmd_reconcile_show(int argc, char **argv);
+int cmd_reconcile_list(int argc, char **argv);
+
 /* cmd_subject.c */
 int cmd_subject_show(int argc, char **argv);
 int cmd_record_export(int argc, char **argv);

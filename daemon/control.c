@@ -714,7 +714,12 @@ static int s_dispatch(kt_control_t *c, const kt_ctl_caller_t *who, kt_ctl_req_t 
         s_log_refusal(who, cmd, "denied");
         return KT_EDENIED;
     }
-    rc = cmd->fn(cmd->ctx, who, req, rep);
+    {
+        kt_ctl_caller_t as = *who; /* the handler sees the caller's roles */
+
+        as.roles = s_roles_of(c, who);
+        rc = cmd->fn(cmd->ctx, &as, req, rep);
+    }
     if (rc < 0 && rep->err_code == 0)
         kt_ctl_reply_error(rep, rc, "%s failed: %s", cmd->name, kt_strerror(rc));
     if (rc >= 0 && rep->err_code == 0 && (rep->failed || rep->depth != 0)) {

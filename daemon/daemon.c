@@ -22,6 +22,7 @@
 #include "keten/audit.h"
 #include "keten/audit_node.h"
 #include "keten/commands_consent.h"
+#include "keten/commands_reconcile.h"
 #include "keten/commands_subject.h"
 #include "keten/commands_registry.h"
 #include "keten/commands_signals.h"
@@ -42,6 +43,8 @@ struct kt_daemon {
     kt_control_t *ctl;
     kt_commands_t cmds;
     kt_commands_consent_t consent;
+    kt_commands_reconcile_t reconcile;
+    kt_reconcile_t *rc;
     kt_policy_set_t *policies; /* in force; a reload swaps it only if the new one loads */
     kt_enforce_t enforce;
     int sig[2]; /* self-pipe: handler writes the signal number */
@@ -292,6 +295,18 @@ static int s_services_start(kt_daemon_t *dm)
         return rc;
     if ((rc = kt_commands_subject_register(dm->ctl, &dm->cmds)) != 0)
         return rc;
+    {
+        kt_reconcile_env_t env = {dm->x, dm->store, (const kt_conf_t *const *)&dm->conf,
+                                  (const kt_policy_set_t *const *)&dm->policies};
+
+        if ((rc = kt_reconcile_new(&dm->rc, &env)) != 0)
+            return rc;
+    }
+    kt_exchange_set_handler(dm->x, kt_reconcile_on_message, dm->rc);
+    dm->reconcile.cmds = &dm->cmds;
+    dm->reconcile.rc = dm->rc;
+    if ((rc = kt_commands_reconcile_register(dm->ctl, &dm->reconcile)) != 0)
+        return rc;
     if ((rc = kt_control_listen(dm->ctl, dm->conf->control_path, &d)) != 0) {
         kt_log_warnx("%s", d.msg);
         return rc;
@@ -377,9 +392,12 @@ static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
                      nc->path, nc->policies_dir);
         return rc;
     }
-    /* The configuration about to be used is audited first; if that fails
-     * it is not used. */
-    if ((rc = kt_audit_node_config(dm->store, nc, np, KT_TRAIL_DAEMON, &d)) != 0) {
+    /* The new configuration and its audit entries take effect together:
+     * the entries are written, the exchange switches, then they commit; if
+     * either fails, neither happens. */
+    if ((rc = kt_store_begin(dm->store, &d)) != 0 ||
+        (rc = kt_audit_node_config(dm->store, nc, np, KT_TRAIL_DAEMON, &d)) != 0) {
+        kt_store_rollback(dm->store);
         kt_policy_set_destroy(&np);
         kt_log_warnx("%s: reload failed: audit log: %s; keeping the running configuration",
                      nc->path, d.msg);
@@ -388,10 +406,23 @@ static int s_reload_services(kt_daemon_t *dm, kt_conf_t *nc)
     nc->keys = dm->conf->keys;
     dm->conf->keys = same;
     if ((rc = kt_exchange_set_conf(dm->x, nc, &d)) != 0) {
+        kt_store_rollback(dm->store);
         kt_policy_set_destroy(&np);
         dm->conf->keys = nc->keys;
         nc->keys = same;
         kt_log_warnx("%s: reload failed: %s; keeping the running configuration", nc->path, d.msg);
+        return rc;
+    }
+    if ((rc = kt_store_commit(dm->store, &d)) != 0) {
+        kt_store_rollback(dm->store);
+        kt_log_warnx("%s: reload: the audit entries did not commit (%s); going back to the "
+                     "running configuration",
+                     nc->path, d.msg);
+        dm->conf->keys = nc->keys;
+        nc->keys = same;
+        if (kt_exchange_set_conf(dm->x, dm->conf, &d) != 0)
+            kt_log_warnx("cannot go back to the running configuration: %s", d.msg);
+        kt_policy_set_destroy(&np);
         return rc;
     }
     kt_policy_set_destroy(&dm->policies);
@@ -488,6 +519,7 @@ int kt_daemon_run(kt_daemon_t *dm)
         }
         if ((fds[0].revents & POLLIN) && s_handle_signals(dm))
             return 0;
+        kt_reconcile_tick(dm->rc, (int64_t)time(NULL) * 1000);
         /* Every tick, ready or not: the control socket closes idle clients. */
         if ((rc = kt_control_handle(dm->ctl, fds + 1, n - 1)) != 0)
             kt_log_warnx("control socket: %s", kt_strerror(rc));
@@ -512,6 +544,9 @@ void kt_daemon_destroy(kt_daemon_t **p)
             kt_log_warnx("audit checkpoint at shutdown: %s", d.msg);
     }
     kt_control_destroy(&dm->ctl);
+    if (dm->x != NULL)
+        kt_exchange_set_handler(dm->x, NULL, NULL);
+    kt_reconcile_destroy(&dm->rc);
     kt_exchange_destroy(&dm->x);
     kt_policy_set_destroy(&dm->policies);
     kt_store_close(&dm->store);

@@ -70,6 +70,7 @@ typedef struct kt_ctl_caller {
     uid_t uid;
     gid_t gid;
     pid_t pid;
+    unsigned roles; /* KT_ROLE_* the caller holds (set before a handler runs) */
 } kt_ctl_caller_t;
 
 typedef struct kt_control kt_control_t;

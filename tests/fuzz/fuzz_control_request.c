@@ -118,7 +118,7 @@ static kt_control_t *s_server(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const kt_ctl_caller_t callers[] = {{1000, 100, 1}, {1001, 2000, 2}, {1002, 100, 3}};
+    static const kt_ctl_caller_t callers[] = {{1000, 100, 1, 0}, {1001, 2000, 2, 0}, {1002, 100, 3, 0}};
     kt_control_t *c = s_server();
     size_t i;
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# Two registries reconciled over the live exchange (issue 6): an SWV and a
+# gemeente compare count sets per category, then compare their lists by
+# private set intersection; each learns what its partner's policy allows
+# (sizes only, or also which of its own pupils the other lacks) and never an
+# identifier it did not hold. Refusals (no policy, replayed session, a list
+# that does not exist) end the session with a clear reason on both sides,
+# and every outcome is audited.
+
+load helpers
+load net
+load flows
+bats_require_minimum_version 1.5.0
+
+SWV_CSV=$BATS_TEST_DIRNAME/../../demo/registry/swv-thuiszitters.csv
+GEM_CSV=$BATS_TEST_DIRNAME/../../demo/registry/gemeente-thuiszitters.csv
+
+# rpolicy ID PARTNER RECONCILE-SETTINGS: ID's policy for PARTNER, with no
+# record rules, only a reconcile group.
+rpolicy() {
+    {
+        echo "partner = \"$2\";"
+        echo "versions = ( { version = 1; valid_from = \"2025-08-01\";"
+        echo "  reconcile = { $3 }; } );"
+    } | net_policy "$1" "$2"
+}
+
+# up SWV-SETTINGS GEMEENTE-SETTINGS: both nodes with their lists imported.
+up() {
+    net_up swv-a swv gemeente-a gemeente
+    rpolicy swv-a gemeente-a "$1"
+    rpolicy gemeente-a swv-a "$2"
+    start_all swv-a gemeente-a
+    nctl2 swv-a registry import --list thuiszitters "$SWV_CSV" >/dev/null
+    nctl2 gemeente-a registry import --list thuiszitters "$GEM_CSV" >/dev/null
+}
+
+ids() { tail -n +2 "$1" | cut -d, -f1 | sort; }
+
+@test "count sets: both nodes compute the same key and each sees the differences per category" {
+    up 'counts = true;' 'counts = true;'
+    run nctl2 swv-a reconcile counts --with gemeente-a --list thuiszitters --definition breed \
+        --period 2021-10-01 --by onderwijssoort --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    echo "$output" >out.json
+    [ "$(jget out.json 'j["state"]')" = done ]
+    [ "$(jget out.json 'j["key"]["definitie"]')" = breed ]
+    [ "$(jget out.json 'j["key"]["by"]')" = onderwijssoort ]
+    # every bucket: ours is the SWV's own count, theirs the gemeente's
+    ours=$(nctl swv-a counts --list thuiszitters --definition breed --period 2021-10-01 \
+        --by onderwijssoort --json | jget - '{b["name"]: b["value"] for b in j["buckets"]}')
+    theirs=$(nctl gemeente-a counts --list thuiszitters --definition breed --period 2021-10-01 \
+        --by onderwijssoort --json | jget - '{b["name"]: b["value"] for b in j["buckets"]}')
+    [ "$(jget out.json '{b["bucket"]: b["ours"] for b in j["buckets"]}')" = "$ours" ]
+    [ "$(jget out.json '{b["bucket"]: b["theirs"] for b in j["buckets"]}')" = "$theirs" ]
+    [ "$(jget out.json 'all(b["diff"] == b["theirs"] - b["ours"] for b in j["buckets"])')" = true ]
+    # the gemeente answered on its own and kept the same outcome, mirrored
+    wait_for 10 eval '[ "$(nctl2 gemeente-a reconcile list --json | jget - "j[\"sessions\"][0][\"state\"]")" = done ]'
+    id=$(jget out.json 'j["id"]')
+    nctl2 gemeente-a reconcile show "$id" --json >gem.json
+    [ "$(jget gem.json 'j["role"]')" = responder ]
+    [ "$(jget gem.json '{b["bucket"]: b["theirs"] for b in j["buckets"]}')" = "$ours" ]
+    # audited on both sides, without a pupil
+    for n in swv-a gemeente-a; do
+        [ "$(sqlite3 "$(node_db $n)" "SELECT count(*) FROM audit WHERE action = 'reconciled'
+            AND decision = 'done' AND record_id = X'$id'")" = 1 ]
+    done
+    # the human view names the key and the buckets
+    run nctl2 swv-a reconcile show "$id"
+    [[ "${lines[0]}" == "counts of list thuiszitters with gemeente-a: thuiszitters_stand, definitie breed, scope lijst, period 2021-10-01, by onderwijssoort" ]]
+}
+
+@test "counts under the partner's threshold are suppressed, never sent" {
+    up 'counts = true; suppress_below = 5;' 'counts = true; suppress_below = 5;'
+    run nctl2 swv-a reconcile counts --with gemeente-a --list thuiszitters --definition breed \
+        --period 2021-10-01 --by brin --json
+    [ "$status" -eq 0 ]
+    echo "$output" >out.json
+    [ "$(jget out.json 'any(b["theirs"] == "suppressed" for b in j["buckets"])')" = true ]
+    [ "$(jget out.json 'all(b["diff"] is None for b in j["buckets"] if "suppressed" in (b["ours"], b["theirs"]))')" = true ]
+}
+
+@test "private list comparison, membership: each side learns which of its own pupils the other lacks, and nothing else" {
+    up 'lists = "membership";' 'lists = "membership";'
+    run nctl2 swv-a reconcile lists --with gemeente-a --list thuiszitters --json
+    echo "$output"
+    [ "$status" -eq 0 ]
+    echo "$output" >out.json
+    ids "$SWV_CSV" >swv.ids
+    ids "$GEM_CSV" >gem.ids
+    [ "$(jget out.json 'j["ours"]')" = "$(wc -l <swv.ids)" ]
+    [ "$(jget out.json 'j["theirs"]')" = "$(wc -l <gem.ids)" ]
+    [ "$(jget out.json 'j["both"]')" = "$(comm -12 swv.ids gem.ids | wc -l)" ]
+    # exactly the SWV's own pupils the gemeente lacks (plain set difference)
+    [ "$(jget out.json '"\n".join(sorted(j["missing_at_partner"]))')" = "$(comm -23 swv.ids gem.ids)" ]
+    # and the gemeente learned the same about its own list
+    id=$(jget out.json 'j["id"]')
+    wait_for 10 eval '[ "$(nctl2 gemeente-a reconcile show '"$id"' --json | jget - "j[\"state\"]")" = done ]'
+    nctl2 gemeente-a reconcile show "$id" --json >gem.json
+    [ "$(jget gem.json '"\n".join(sorted(j["missing_at_partner"]))')" = "$(comm -13 swv.ids gem.ids)" ]
+    # no id of the other side's list reached either node's log or result
+    for x in $(comm -13 swv.ids gem.ids); do
+        ! grep -q "$x" "$(node_log swv-a)"
+        ! grep -q "$x" out.json
+    done
+}
+
+@test "private list comparison, cardinality: a partner whose policy says cardinality learns only the sizes" {
+    # the gemeente lets the SWV learn only sizes; the SWV lets the gemeente learn membership
+    up 'lists = "membership";' 'lists = "cardinality";'
+    run nctl2 swv-a reconcile lists --with gemeente-a --list thuiszitters --json
+    [ "$status" -eq 0 ]
+    echo "$output" >out.json
+    [ "$(jget out.json 'j["mode"]')" = cardinality ]
+    [ "$(jget out.json 'j["missing_at_partner"]')" = null ]
+    ids "$SWV_CSV" >swv.ids
+    ids "$GEM_CSV" >gem.ids
+    [ "$(jget out.json 'j["only_ours"]')" = "$(comm -23 swv.ids gem.ids | wc -l)" ]
+    [ "$(jget out.json 'j["only_theirs"]')" = "$(comm -13 swv.ids gem.ids | wc -l)" ]
+    id=$(jget out.json 'j["id"]')
+    wait_for 10 eval '[ "$(nctl2 gemeente-a reconcile show '"$id"' --json | jget - "j[\"state\"]")" = done ]'
+    [ "$(nctl2 gemeente-a reconcile show "$id" --json | jget - 'j["mode"]')" = membership ]
+}
+
+@test "a partner without a reconcile policy refuses; the initiator is told why" {
+    up 'lists = "membership"; counts = true;' 'counts = false;'
+    run nctl2 swv-a reconcile lists --with gemeente-a --list thuiszitters
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: denied" ]]
+    run nctl2 swv-a reconcile counts --with gemeente-a --list thuiszitters --definition breed --period 2021-10-01
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: denied" ]]
+    # our own policy decides before anything is sent
+    run nctl2 gemeente-a reconcile counts --with swv-a --list thuiszitters --definition breed --period 2021-10-01
+    echo "own policy: $output"
+    [ "$status" -eq 1 ]
+    [ "$output" = "ketenctl: permission denied: our policy for swv-a does not allow count comparison (reconcile.counts in its version in force; docs/policy.md)" ]
+}
+
+@test "a list the partner does not have ends the session with no_list" {
+    up 'lists = "membership";' 'lists = "membership";'
+    nctl2 swv-a registry import --list alleen-swv "$SWV_CSV" >/dev/null
+    run nctl2 swv-a reconcile lists --with gemeente-a --list alleen-swv
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: no_list" ]]
+}
+
+@test "a replayed or malicious PSI session is refused: invalid points, duplicates, too many, replay" {
+    up 'lists = "membership";' 'lists = "membership";'
+    [ -x "$KETEN_TOOLS/ktpsipeer" ] || skip "ktpsipeer not built"
+    for attack in invalid duplicate toomany replay; do
+        run "$KETEN_TOOLS/ktpsipeer" "$attack" "$T/keys/swv-a.key" "$T/keys/gemeente-a.pub" \
+            "tcp://127.0.0.1:$(node_port gemeente-a)"
+        echo "$attack: $output"
+        [ "$status" -eq 0 ]
+    done
+    grep -q "point 1 is not a valid ristretto255 encoding\|not a valid" "$(node_log gemeente-a)"
+    grep -q "session replayed" "$(node_log gemeente-a)"
+    nctl gemeente-a status >/dev/null # still serving
+}
