@@ -5,8 +5,9 @@
 # it was not sealed to; then starts the three nodes on loopback, submits
 # records at the school and shows them delivered at the SWV and the gemeente
 # with signed receipts back at the school; ends with the privacy officer's
-# views (audit list, a subject access export) and every node's audit log
-# verified, live and offline. Everything runs in BUILD/demo; the
+# views (audit list, a subject access export), the SWV and the gemeente
+# reconciling their thuiszitter lists by counts and privately by list, and
+# every node's audit log verified, live and offline. Everything runs in BUILD/demo; the
 # keys are the example network's (keys-example/), never for real use.
 set -euo pipefail
 BUILD=${1:-build}
@@ -170,6 +171,22 @@ ids={l[:32]:l.split()[2] for l in open('signals.txt') if l[:32].isalnum() and le
 for o in json.load(sys.stdin)['outbox']:
     if o['id'] in ids: print('  %s  pupil %s  %-18s %s' % (o['id'], ids[o['id']], o['partner'], o['state']))"
 show "$CTL" signals submit -s school.sock --date 2025-10-10
+
+step "The SWV and the gemeente each import their own thuiszitter list (never sent anywhere)"
+show "$CTL" registry import -s swv.sock --list thuiszitters "$ROOT/demo/registry/swv-thuiszitters.csv"
+show "$CTL" registry import -s gemeente.sock --list thuiszitters "$ROOT/demo/registry/gemeente-thuiszitters.csv"
+
+step "They compare counts per onderwijssoort under one definition and peildatum: signed count vectors"
+show "$CTL" reconcile counts -s swv.sock --with gemeente-nijmegen --list thuiszitters \
+    --definition breed --period 2021-10-01 --by onderwijssoort
+
+echo "(Equal counts in every category, yet that does not mean the same children: see the lists.)"
+
+step "Then their lists, privately (PSI over ristretto255): each learns which of its own pupils the other lacks"
+show "$CTL" reconcile lists -s swv.sock --with gemeente-nijmegen --list thuiszitters | tee psi.txt
+PSI=$("$CTL" reconcile list -s gemeente.sock --json | python3 -c "import json,sys; print(json.load(sys.stdin)['sessions'][0]['id'])")
+echo "and at the gemeente, the same comparison seen from its side:"
+show "$CTL" reconcile show -s gemeente.sock "$PSI"
 
 step "The privacy officer lists what the school decided about geoorloofd verzuim for the SWV"
 show "$CTL" audit list -s school.sock --type geoorloofd_verzuim --partner swv-vo-9901 | head -n 12
