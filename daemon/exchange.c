@@ -355,33 +355,41 @@ out:
     return rc;
 }
 
-/* A reconciliation message on our ROUTER: opened, verified, handed on. */
+/* A reconciliation message on our ROUTER: opened, verified, handed on. One
+ * that does not open, or is not what its frame says, gets a signed
+ * rejection like a record would; the rest is the session's business. */
 static void s_on_reconcile(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
 {
+    const char *kind = kt_kind_name(it->msg.kind);
     uint8_t *signed_buf = NULL;
     size_t signed_len = 0;
     int64_t now = s_now_ms(), age;
     kt_payload_t pl;
     kt_diag_t d = {{0}};
+    int rc;
 
-    if (kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len, p->peer,
-                         &d) != 0) {
-        kt_log_warnx("%s message from %s ignored: %s", kt_kind_name(it->msg.kind), p->id, d.msg);
+    if ((rc = kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len,
+                               p->peer, &d)) != 0) {
+        kt_log_warnx("%s message from %s rejected (%s): %s", kind, p->id, s_open_code(rc), d.msg);
+        s_reject(x, it, p, NULL, s_open_code(rc));
         return;
     }
     age = now / 1000 - (int64_t)pl.created;
-    if (pl.kind != it->msg.kind || strcmp(pl.to, x->conf->id) != 0)
-        kt_log_warnx("%s message from %s ignored: envelope of kind %s to %s", kt_kind_name(
-                     it->msg.kind), p->id, kt_kind_name(pl.kind), pl.to);
-    else if (age > x->conf->max_message_age || age < -KT_INBOX_CLOCK_SKEW_S)
-        kt_log_warnx("%s message from %s ignored: created %lld s ago, outside the maximum "
-                     "message age",
-                     kt_kind_name(it->msg.kind), p->id, (long long)age);
-    else if (x->on_msg == NULL)
-        kt_log_warnx("%s message from %s ignored: this node does not reconcile",
-                     kt_kind_name(it->msg.kind), p->id);
-    else
+    if (pl.kind != it->msg.kind || strcmp(pl.to, x->conf->id) != 0) {
+        kt_log_warnx("%s message from %s rejected (malformed): envelope of kind %s to %s", kind,
+                     p->id, kt_kind_name(pl.kind), pl.to);
+        s_reject(x, it, p, pl.id, KT_RCODE_MALFORMED);
+    } else if (age > x->conf->max_message_age || age < -KT_INBOX_CLOCK_SKEW_S) {
+        kt_log_warnx("%s message from %s rejected (expired): created %lld s ago", kind, p->id,
+                     (long long)age);
+        s_reject(x, it, p, pl.id, KT_RCODE_EXPIRED);
+    } else if (x->on_msg == NULL) {
+        kt_log_warnx("%s message from %s rejected (denied): this node does not reconcile", kind,
+                     p->id);
+        s_reject(x, it, p, pl.id, KT_RCODE_DENIED);
+    } else {
         x->on_msg(x->on_msg_ctx, p->id, &pl, now);
+    }
     kt_envelope_free(signed_buf, signed_len);
 }
 
