@@ -62,6 +62,16 @@ struct kt_rc_sess *kt_rc_add(kt_reconcile_t *r, const uint8_t *id, const char *p
     return s;
 }
 
+size_t kt_rc_open_count(kt_reconcile_t *r, const char *partner)
+{
+    struct kt_rc_sess *s;
+    size_t n = 0;
+
+    for (s = r->sessions; s != NULL; s = s->next)
+        n += strcmp(s->partner, partner) == 0;
+    return n;
+}
+
 void kt_rc_drop(kt_reconcile_t *r, struct kt_rc_sess *s)
 {
     struct kt_rc_sess **pp;
@@ -449,6 +459,12 @@ static void s_counts_request(kt_reconcile_t *r, const char *partner, const uint8
     if (v == NULL || !v->reconcile_counts) {
         kt_log_warnx("counts from %s refused: our policy has no reconcile.counts for it", partner);
         kt_rc_refuse(r, partner, KT_KIND_COUNTS, id, "denied");
+        return;
+    }
+    if (kt_rc_open_count(r, partner) >= KT_RECONCILE_OPEN_MAX) {
+        kt_log_warnx("counts from %s refused: %d sessions with it are open already", partner,
+                     KT_RECONCILE_OPEN_MAX);
+        kt_rc_refuse(r, partner, KT_KIND_COUNTS, id, "busy");
         return;
     }
     s = kt_rc_add(r, id, partner, list, S_COUNTS, S_RESPONDER,

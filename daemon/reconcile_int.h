@@ -45,6 +45,7 @@ struct kt_reconcile {
 
 /* reconcile.c */
 struct kt_rc_sess *kt_rc_find(kt_reconcile_t *r, const uint8_t *id);
+size_t kt_rc_open_count(kt_reconcile_t *r, const char *partner); /* sessions in memory */
 struct kt_rc_sess *kt_rc_add(kt_reconcile_t *r, const uint8_t *id, const char *partner,
                              const char *list, int kind, int role, const char *actor,
                              int64_t now_ms);

@@ -113,7 +113,7 @@ static int s_blind_own(kt_reconcile_t *r, struct kt_rc_sess *s, uint8_t **pts, k
     if (s->nids > KT_PSI_MAX_IDS)
         return kt_diag_set(d, KT_ETOOBIG, "list %s has %zu pupils; at most %d are compared",
                            s->list, s->nids, KT_PSI_MAX_IDS);
-    if ((rc = kt_psi_new(&s->psi)) != 0)
+    if (s->psi == NULL && (rc = kt_psi_new(&s->psi)) != 0)
         return kt_diag_set(d, rc, "cannot make a secret scalar");
     if ((v = calloc(s->nids + 1, sizeof(*v))) == NULL ||
         (*pts = malloc((s->nids + 1) * KT_PSI_POINT_BYTES)) == NULL ||
@@ -216,12 +216,9 @@ static void s_answer(kt_reconcile_t *r, struct kt_rc_sess *s, int64_t now_ms)
     kt_diag_t d = {{0}};
     int rc;
 
+    /* Their points first: a bad set must not cost a pass over our list. */
     a1 = kt_psi_collect_points(s->c1, &n);
-    if ((rc = s_blind_own(r, s, &b1, &d)) != 0) {
-        s_fail(r, s, rc == KT_ENOENT ? "no_list" : "internal", d.msg, now_ms);
-        goto out;
-    }
-    if ((s->sent2 = malloc((n + 1) * KT_PSI_POINT_BYTES)) == NULL) {
+    if (kt_psi_new(&s->psi) != 0 || (s->sent2 = malloc((n + 1) * KT_PSI_POINT_BYTES)) == NULL) {
         s_fail(r, s, "internal", "out of memory", now_ms);
         goto out;
     }
@@ -230,6 +227,10 @@ static void s_answer(kt_reconcile_t *r, struct kt_rc_sess *s, int64_t now_ms)
                        KT_RECONCILE_THREADS, &d) != 0) {
         kt_log_warnx("list comparison with %s: %s", s->partner, d.msg);
         s_fail(r, s, "invalid_points", d.msg, now_ms);
+        goto out;
+    }
+    if ((rc = s_blind_own(r, s, &b1, &d)) != 0) {
+        s_fail(r, s, rc == KT_ENOENT ? "no_list" : "internal", d.msg, now_ms);
         goto out;
     }
     kt_psi_collect_destroy(&s->c1);
@@ -316,6 +317,12 @@ static struct kt_rc_sess *s_open_responder(kt_reconcile_t *r, const char *partne
     kt_diag_t d = {{0}};
     int seen = kt_rc_seen(r, m->session, &d);
 
+    if (seen == 0 && allowed != 0 && kt_rc_open_count(r, partner) >= KT_RECONCILE_OPEN_MAX) {
+        kt_log_warnx("list comparison from %s refused: %d sessions with it are open already",
+                     partner, KT_RECONCILE_OPEN_MAX);
+        kt_rc_refuse(r, partner, KT_KIND_PSI_RESPONSE, m->session, "busy");
+        return NULL;
+    }
     if (seen != 0 || allowed == 0) {
         kt_log_warnx("list comparison from %s refused: %s", partner,
                      seen > 0 ? "session replayed" : seen < 0 ? d.msg

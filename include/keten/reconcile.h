@@ -10,8 +10,9 @@
  * group at the responding node, and what the partner may learn of our list
  * is our policy for it: counts under suppress_below are not sent, and a
  * list comparison gives the partner only the sizes unless our policy says
- * membership. A session id is never answered twice (replay), and a session
- * not finished within KT_RECONCILE_TIMEOUT_S fails.
+ * membership. A session id is never answered twice (replay), a partner has
+ * at most KT_RECONCILE_OPEN_MAX sessions open with us, and a session not
+ * finished within KT_RECONCILE_TIMEOUT_S fails.
  *
  * Everything runs on the daemon's thread; the PSI arithmetic on large lists
  * takes seconds and blocks it for that long (docs/PERFORMANCE.md).
@@ -34,6 +35,7 @@
 #define KT_RECONCILE_TIMEOUT_S 300   /* an unfinished session fails after this */
 #define KT_RECONCILE_KEEP_DAYS 30    /* finished sessions' rows are deleted after this */
 #define KT_RECONCILE_THREADS 2       /* for the PSI arithmetic */
+#define KT_RECONCILE_OPEN_MAX 4      /* sessions open with one partner; more are refused "busy" */
 
 typedef struct kt_reconcile kt_reconcile_t;
 

@@ -150,14 +150,54 @@ ids() { tail -n +2 "$1" | cut -d, -f1 | sort; }
 
 @test "a replayed or malicious PSI session is refused: invalid points, duplicates, too many, replay" {
     up 'lists = "membership";' 'lists = "membership";'
-    [ -x "$KETEN_TOOLS/ktpsipeer" ] || skip "ktpsipeer not built"
-    for attack in invalid duplicate toomany replay; do
-        run "$KETEN_TOOLS/ktpsipeer" "$attack" "$T/keys/swv-a.key" "$T/keys/gemeente-a.pub" \
+    [ -x "$KETEN_TOOLS/ktpsipeer" ] # built by make test-build; never skipped
+    gem=$(node_log gemeente-a)
+    # psipeer ATTACK: ktpsipeer plays swv-a against gemeente-a; sets $sid.
+    # expect LINE: gemeente-a logs exactly LINE within 10 s and is still running.
+    psipeer() {
+        run "$KETEN_TOOLS/ktpsipeer" "$1" "$T/keys/swv-a.key" "$T/keys/gemeente-a.pub" \
             "tcp://127.0.0.1:$(node_port gemeente-a)"
-        echo "$attack: $output"
+        echo "$1: $output"
         [ "$status" -eq 0 ]
-    done
-    grep -q "point 1 is not a valid ristretto255 encoding\|not a valid" "$(node_log gemeente-a)"
-    grep -q "session replayed" "$(node_log gemeente-a)"
+        [[ "$output" =~ ^session\ ([0-9a-f]{32})$ ]]
+        sid=${BASH_REMATCH[1]}
+    }
+    expect() { wait_up 10 gemeente-a grep -qxF "ketend: $1" "$gem"; }
+    state() { nctl2 gemeente-a reconcile show "$sid" --json | jget - 'j["state"] + ": " + j["reason"]'; }
+
+    # a point that is no ristretto255 encoding: the session fails (refusal invalid_points)
+    psipeer invalid
+    expect "list comparison with swv-a: psi: point 1 is not a canonical ristretto255 encoding"
+    expect "reconciliation $sid (lists of list thuiszitters) with swv-a: failed: psi: point 1 is not a canonical ristretto255 encoding"
+    [ "$(state)" = "failed: psi: point 1 is not a canonical ristretto255 encoding" ]
+    nctl gemeente-a status >/dev/null
+
+    # the same point twice
+    psipeer duplicate
+    expect "list comparison with swv-a: psi: point 1 repeats point 0"
+    [ "$(state)" = "failed: psi: point 1 repeats point 0" ]
+    nctl gemeente-a status >/dev/null
+
+    # one more point than any list may hold: refused as it is decoded, no session opened
+    psipeer toomany
+    expect "psi-request from swv-a ignored: psi message: a set of 100001 points; at most 100000"
+    [ "$(sqlite3 "$(node_db gemeente-a)" "SELECT count(*) FROM reconcile_session WHERE id = X'$sid'")" = 0 ]
+    nctl gemeente-a status >/dev/null
+
+    # a valid a1, again while its session is open, then (after the initiator
+    # ended the session) once more: the session id is answered once
+    psipeer replay
+    expect "psi-request (a1) from swv-a ignored: not the step its session expects"
+    expect "reconciliation $sid (lists of list thuiszitters) with swv-a: failed: swv-a refused: cancelled"
+    expect "list comparison from swv-a refused: session replayed"
+    [ "$(grep -cxF "ketend: list comparison from swv-a refused: session replayed" "$gem")" = 1 ]
+    [ "$(state)" = "failed: swv-a refused: cancelled" ]
+    [ "$(sqlite3 "$(node_db gemeente-a)" "SELECT count(*) FROM audit WHERE action = 'reconciled'
+        AND record_id = X'$sid'")" = 1 ]
+    # the answer went to the real swv-a (which has no such session): one a2, one b1, never a second
+    wait_up 10 swv-a grep -qxF "ketend: psi-response (b1) from gemeente-a ignored: no such session" "$(node_log swv-a)"
+    [ "$(grep -cxF "ketend: psi-response (a2) from gemeente-a ignored: no such session" "$(node_log swv-a)")" = 1 ]
+    [ "$(grep -cxF "ketend: psi-response (b1) from gemeente-a ignored: no such session" "$(node_log swv-a)")" = 1 ]
     nctl gemeente-a status >/dev/null # still serving
+    [ "$(nctl2 gemeente-a reconcile list --json | jget - 'len(j["sessions"])')" = 3 ]
 }
