@@ -63,14 +63,14 @@ static void s_print_counts(const json_t *rep)
     printf("counts of list %s with %s: %s, definitie %s, scope %s, period %s, by %s\n",
            s_str(rep, "list"), s_str(rep, "partner"), s_str(k, "eenheid"), s_str(k, "definitie"),
            s_str(k, "scope"), s_str(k, "period"), s_str(k, "by"));
-    printf("%-28s %8s %8s %8s\n", "BUCKET", "OURS", "THEIRS", "DIFF");
+    printf("%-28s %10s %10s %8s\n", "BUCKET", "OURS", "THEIRS", "DIFF");
     for (i = 0; i < json_array_size(rows); i++) {
         const json_t *r = json_array_get(rows, i);
 
         s_num(a, sizeof(a), json_object_get(r, "ours"));
         s_num(b, sizeof(b), json_object_get(r, "theirs"));
         s_num(c, sizeof(c), json_object_get(r, "diff"));
-        printf("%-28s %8s %8s %8s\n", s_str(r, "bucket"), a, b, c);
+        printf("%-28s %10s %10s %8s\n", s_str(r, "bucket"), a, b, c);
     }
     printf("%lld of %zu buckets differ\n",
            (long long)json_integer_value(json_object_get(rep, "differ")), json_array_size(rows));

@@ -23,7 +23,9 @@
 
 #include "reconcile_int.h"
 
-#define S_RESULT_COUNTS "KC1" /* result blob of a count session: tag, u32be len, ours, theirs */
+#define S_RESULT_COUNTS "KC1"
+
+static void s_copy_col(char *dst, size_t cap, kt_stmt_t *q, int col); /* result blob of a count session: tag, u32be len, ours, theirs */
 
 static void s_hex(char out[2 * KT_RECONCILE_ID_BYTES + 1], const uint8_t *id)
 {
@@ -132,6 +134,15 @@ static int s_in_txn(kt_store_t *st, int (*fn)(void *, kt_diag_t *), void *ctx, k
     return rc;
 }
 
+/* How long a row stays: KT_RECONCILE_KEEP_DAYS, and never shorter than
+ * the maximum message age, so a replayed session id always finds its row. */
+static int64_t s_keep_s(kt_reconcile_t *r)
+{
+    int64_t keep = (int64_t)KT_RECONCILE_KEEP_DAYS * 86400, age = (*r->env.conf)->max_message_age;
+
+    return age + 86400 > keep ? age + 86400 : keep;
+}
+
 struct s_open {
     kt_reconcile_t *r;
     const struct kt_rc_sess *s;
@@ -158,7 +169,7 @@ static int s_row_open(void *ctx, kt_diag_t *d)
         (rc = kt_stmt_bind_text(q, 5, o->s->list)) == 0 &&
         (rc = o->key ? kt_stmt_bind_text(q, 6, o->key) : kt_stmt_bind_null(q, 6)) == 0 &&
         (rc = kt_stmt_bind_int64(q, 7, o->now_s)) == 0 &&
-        (rc = kt_stmt_bind_int64(q, 8, o->now_s + (int64_t)KT_RECONCILE_KEEP_DAYS * 86400)) == 0)
+        (rc = kt_stmt_bind_int64(q, 8, o->now_s + s_keep_s(o->r))) == 0)
         rc = kt_stmt_step(q, d);
     kt_stmt_finalize(&q);
     return rc < 0 ? rc : 0;
@@ -480,8 +491,14 @@ static void s_counts_request(kt_reconcile_t *r, const char *partner, const uint8
         kt_rc_drop(r, s);
         return;
     }
-    if ((seen = s_our_set(r, partner, list, &q, s->ours, &d)) != 0) {
-        kt_rc_refuse(r, partner, KT_KIND_COUNTS, id, seen == KT_ENOENT ? "no_list" : "cannot_count");
+    if (s_our_set(r, partner, list, &q, s->ours, &d) != 0) {
+        kt_registry_info_t info;
+        kt_diag_t ignore = {{0}};
+
+        kt_rc_refuse(r, partner, KT_KIND_COUNTS, id,
+                     kt_registry_info(&info, r->env.st, list, &ignore) == KT_ENOENT
+                         ? "no_list"
+                         : "cannot_count");
         kt_rc_finish(r, s, "failed", d.msg, NULL, 0, now_ms);
         return;
     }
@@ -509,7 +526,11 @@ static void s_on_counts(kt_reconcile_t *r, const char *partner, const kt_payload
         return;
     if (s_counts_parse(list, set, p->body, p->body_len, &d) != 0) {
         kt_log_warnx("counts from %s ignored: %s", partner, d.msg);
-        kt_rc_refuse(r, partner, KT_KIND_COUNTS, p->id, "malformed");
+        s = kt_rc_find(r, p->id);
+        if (s != NULL && s->role == S_INITIATOR && strcmp(s->partner, partner) == 0)
+            kt_rc_finish(r, s, "failed", d.msg, NULL, 0, now_ms); /* our own question: done */
+        else
+            kt_rc_refuse(r, partner, KT_KIND_COUNTS, p->id, "malformed");
     } else if ((s = kt_rc_find(r, p->id)) != NULL) {
         if (s->role == S_INITIATOR && s->kind == S_COUNTS && strcmp(s->partner, partner) == 0)
             s_counts_answer(r, s, list, set, now_ms);
@@ -574,11 +595,64 @@ void kt_reconcile_tick(kt_reconcile_t *r, int64_t now_ms)
 
 /* ---- life and views ---- */
 
+/* Sessions live in memory: one still open when the node stopped can never
+ * finish. Its row fails, and the failure is audited like any outcome. */
+static int s_fail_stale(void *ctx, kt_diag_t *d)
+{
+    static const char sql[] =
+        "UPDATE reconcile_session SET state = 'failed', reason = ?1, updated = ?2"
+        " WHERE state = 'open' RETURNING id, partner, kind, list";
+    static const char why[] = "the node stopped during the session";
+    kt_reconcile_t *r = ctx;
+    struct kt_rc_sess *stale = NULL, *s;
+    kt_stmt_t *q = NULL;
+    int64_t now = s_now_s();
+    kt_trail_t t;
+    int rc;
+
+    if ((rc = kt_store_prepare(r->env.st, &q, sql, d)) != 0)
+        return rc;
+    if ((rc = kt_stmt_bind_text(q, 1, why)) == 0 && (rc = kt_stmt_bind_int64(q, 2, now)) == 0)
+        while ((rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
+            const char *kind = kt_stmt_column_text(q, 2);
+
+            if (kt_stmt_column_bytes(q, 0) != KT_RECONCILE_ID_BYTES ||
+                (s = calloc(1, sizeof(*s))) == NULL)
+                continue;
+            memcpy(s->id, kt_stmt_column_blob(q, 0), KT_RECONCILE_ID_BYTES);
+            s_copy_col(s->partner, sizeof(s->partner), q, 1);
+            s->kind = kind != NULL && strcmp(kind, "counts") == 0 ? S_COUNTS : S_LISTS;
+            s->next = stale;
+            stale = s;
+        }
+    kt_stmt_finalize(&q);
+    for (rc = rc < 0 ? rc : 0; stale != NULL; stale = s) {
+        s = stale->next;
+        memset(&t, 0, sizeof(t));
+        t.actor = KT_TRAIL_DAEMON;
+        t.action = KT_AUDIT_RECONCILED;
+        t.decision = "failed";
+        t.record_type = stale->kind == S_COUNTS ? "counts" : "lists";
+        t.record_id = stale->id;
+        t.partner = stale->partner;
+        t.reason = why;
+        t.doel = "lijstvergelijking";
+        if (rc == 0)
+            rc = kt_trail_write(r->env.st, &t, d);
+        free(stale);
+    }
+    return rc;
+}
+
 int kt_reconcile_new(kt_reconcile_t **out, const kt_reconcile_env_t *env)
 {
+    kt_diag_t d = {{0}};
+
     if ((*out = calloc(1, sizeof(**out))) == NULL)
         return KT_ENOMEM;
     (*out)->env = *env;
+    if (s_in_txn(env->st, s_fail_stale, *out, &d) != 0)
+        kt_log_warnx("reconciliation: sessions open at the last stop not closed: %s", d.msg);
     return 0;
 }
 

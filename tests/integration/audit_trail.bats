@@ -125,6 +125,12 @@ consented_flow() {
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"audit OK"* ]]
+    # a witness that never saw a checkpoint of this node proves nothing: it fails
+    run "$KETENCTL" audit verify --db "$(node_db swv-a)" --pub "$T/keys/swv-a.pub" \
+        --witness "$(node_db gemeente-a)"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"the witness database holds no checkpoint of node swv-a"* ]]
 }
 
 @test "subject show answers an auditor with everything about one pupil, audits the request, and exports a file for the parents" {
