@@ -88,7 +88,8 @@ static void s_print_lists(const json_t *rep)
            (long long)json_integer_value(json_object_get(rep, "theirs")),
            (long long)json_integer_value(json_object_get(rep, "both")));
     printf("%lld of ours are not on %s's list; %lld of theirs are not on ours\n", (long long)own,
-           s_str(rep, "partner"), (long long)json_integer_value(json_object_get(rep, "only_theirs")));
+           s_str(rep, "partner"),
+           (long long)json_integer_value(json_object_get(rep, "only_theirs")));
     if (json_is_array(missing) && json_array_size(missing) > 0) {
         printf("ours that %s lacks:\n", s_str(rep, "partner"));
         for (i = 0; i < json_array_size(missing); i++)
@@ -265,8 +266,7 @@ int cmd_reconcile_lists(int argc, char **argv)
     if (a.with == NULL || a.list == NULL)
         return s_usage(S_LISTS_USAGE, "reconcile lists: --with and --list are required", "");
     if ((wait = s_wait(a.wait)) < 0)
-        return s_usage(S_LISTS_USAGE, "reconcile lists: --wait is 0 to 3600 seconds, not ",
-                       a.wait);
+        return s_usage(S_LISTS_USAGE, "reconcile lists: --wait is 0 to 3600 seconds, not ", a.wait);
     req = json_pack("{s:s, s:s, s:s}", "cmd", "reconcile-lists", "with", a.with, "list", a.list);
     if (req != NULL && a.mode != NULL)
         json_object_set_new(req, "mode", json_string(a.mode));
@@ -293,10 +293,10 @@ int cmd_reconcile_show(int argc, char **argv)
 
 int cmd_reconcile_list(int argc, char **argv)
 {
-    static const char *const keys[] = {"id",    "partner", "kind",    "role",
-                                       "list",  "state",   "created", "reason", NULL};
-    static const char *const heads[] = {"ID",   "PARTNER", "KIND",    "ROLE",
-                                        "LIST", "STATE",   "CREATED", "REASON", NULL};
+    static const char *const keys[] = {"id",    "partner", "kind",   "role", "list",
+                                       "state", "created", "reason", NULL};
+    static const char *const heads[] = {"ID",    "PARTNER", "KIND",   "ROLE", "LIST",
+                                        "STATE", "CREATED", "REASON", NULL};
     struct s_args a;
     json_t *req, *reply = NULL;
     int r, rc;

@@ -20,7 +20,8 @@
 #include "ctl.h"
 #include "ketenctl.h"
 
-#define S_SHOW_USAGE "subject show --leerling ID [--export FILE [--format md|json]] [--json] [-s SOCK]"
+#define S_SHOW_USAGE                                                                               \
+    "subject show --leerling ID [--export FILE [--format md|json]] [--json] [-s SOCK]"
 #define S_EXPORT_USAGE "record export ID [--partner ID | --sender ID] [-o FILE] [-s SOCK]"
 
 static int s_usage(const char *usage, const char *what, const char *arg)
@@ -81,8 +82,8 @@ static void s_md_records(FILE *f, const json_t *rows, const char *title, const c
     for (i = 0; i < json_array_size(rows); i++) {
         const json_t *r = json_array_get(rows, i);
 
-        fprintf(f, "- `%s` %s `%s`, %s, status %s (record %s)\n", s_str(r, "type"),
-                who, s_str(r, who[0] == 'a' ? "to" : "from"),
+        fprintf(f, "- `%s` %s `%s`, %s, status %s (record %s)\n", s_str(r, "type"), who,
+                s_str(r, who[0] == 'a' ? "to" : "from"),
                 s_str(r, who[0] == 'a' ? "created" : "received"), s_str(r, "state"),
                 s_str(r, "id"));
         s_md_fields(f, r);
@@ -96,8 +97,9 @@ static void s_md(FILE *f, const json_t *rep)
     size_t i;
 
     fprintf(f, "# Inzage in gegevens van een leerling (AVG art. 15)\n\n");
-    fprintf(f, "Organisatie (node) `%s`, opgesteld op %s. De leerling heet hier "
-               "`%.16s...`, het pseudoniem dat deze node in zijn logboek gebruikt.\n\n",
+    fprintf(f,
+            "Organisatie (node) `%s`, opgesteld op %s. De leerling heet hier "
+            "`%.16s...`, het pseudoniem dat deze node in zijn logboek gebruikt.\n\n",
             s_str(rep, "node"), s_str(rep, "generated"), s_str(rep, "subject"));
     s_md_records(f, json_object_get(rep, "sent"), "Gegevens die deze organisatie verstuurde",
                  "aan");
@@ -124,11 +126,10 @@ static void s_md(FILE *f, const json_t *rep)
         const json_t *e = json_array_get(rows, i);
         json_int_t v = json_integer_value(json_object_get(e, "policy_version"));
 
-        fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s%s%lld | %s |\n",
-                s_str(e, "time"), s_str(e, "action"), s_str(e, "decision"), s_str(e, "partner"),
-                s_str(e, "type"), s_str(e, "grondslag"), s_str(e, "doel"), s_str(e, "consent"),
-                s_str(e, "policy"), v > 0 ? " v" : "", (long long)(v > 0 ? v : 0),
-                s_str(e, "fields"));
+        fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s%s%lld | %s |\n", s_str(e, "time"),
+                s_str(e, "action"), s_str(e, "decision"), s_str(e, "partner"), s_str(e, "type"),
+                s_str(e, "grondslag"), s_str(e, "doel"), s_str(e, "consent"), s_str(e, "policy"),
+                v > 0 ? " v" : "", (long long)(v > 0 ? v : 0), s_str(e, "fields"));
     }
 }
 
@@ -325,8 +326,7 @@ int cmd_record_export(int argc, char **argv)
             kt_err("record export: ketend sent no signed record");
             rc = KT_EXIT_ERR;
         } else if ((rc = s_write_signed(out, buf, len)) == KT_EXIT_OK && out != NULL) {
-            printf("record %s, signed by %s, written to %s\n", id,
-                   s_str(reply, "signer"), out);
+            printf("record %s, signed by %s, written to %s\n", id, s_str(reply, "signer"), out);
         }
         kt_ctl_bytes_free(buf, len);
     }

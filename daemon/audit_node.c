@@ -58,11 +58,10 @@ static int s_run(kt_store_t *st, const char *sql, const char *a, const kt_conf_p
     if ((rc = kt_store_prepare(st, &q, sql, d)) != 0)
         return rc;
     if ((rc = kt_stmt_bind_text(q, 1, a)) == 0 && (rc = kt_stmt_bind_int64(q, 2, now)) == 0 &&
-        (p == NULL ||
-         ((rc = kt_stmt_bind_text(q, 3, kt_role_name(p->role))) == 0 &&
-          (rc = kt_stmt_bind_text(q, 4, p->fingerprint)) == 0 &&
-          (rc = kt_stmt_bind_blob(q, 5, p->pub.sign_pk, KT_SIGN_PK_BYTES)) == 0 &&
-          (rc = kt_stmt_bind_blob(q, 6, p->pub.box_pk, KT_BOX_PK_BYTES)) == 0)))
+        (p == NULL || ((rc = kt_stmt_bind_text(q, 3, kt_role_name(p->role))) == 0 &&
+                       (rc = kt_stmt_bind_text(q, 4, p->fingerprint)) == 0 &&
+                       (rc = kt_stmt_bind_blob(q, 5, p->pub.sign_pk, KT_SIGN_PK_BYTES)) == 0 &&
+                       (rc = kt_stmt_bind_blob(q, 6, p->pub.box_pk, KT_BOX_PK_BYTES)) == 0)))
         rc = kt_stmt_step(q, d);
     kt_stmt_finalize(&q);
     return rc < 0 ? rc : 0;
@@ -134,8 +133,7 @@ static int s_removed(kt_store_t *st, const kt_conf_t *conf, const char *actor, i
 }
 
 /* One entry per partner policy: its file, highest version, version today. */
-static int s_policies(kt_store_t *st, const kt_policy_set_t *set, const char *actor,
-                      kt_diag_t *d)
+static int s_policies(kt_store_t *st, const kt_policy_set_t *set, const char *actor, kt_diag_t *d)
 {
     char today[KT_POLICY_DATE_BYTES], why[64];
     size_t p, i, n = kt_policy_set_rule_count(set);

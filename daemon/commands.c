@@ -316,9 +316,8 @@ void kt_commands_reply_record(kt_ctl_reply_t *rep, const kt_record_t *r)
 /* The record itself, from the first copy this node holds of it. */
 /* The signed container of a record this node sent (sender NULL) or
  * received from sender, and the key that signed it. */
-int kt_commands_signed(kt_commands_t *c, const uint8_t *id, const char *partner,
-                       const char *sender, uint8_t **buf, size_t *len, const kt_pubkey_t **signer,
-                       kt_diag_t *d)
+int kt_commands_signed(kt_commands_t *c, const uint8_t *id, const char *partner, const char *sender,
+                       uint8_t **buf, size_t *len, const kt_pubkey_t **signer, kt_diag_t *d)
 {
     const kt_conf_partner_t *p;
 
@@ -348,8 +347,8 @@ int kt_commands_load_record(kt_commands_t *c, const uint8_t *id, const kt_outbox
     int rc;
 
     (void)nin;
-    rc = kt_commands_signed(c, id, nout > 0 ? out[0].partner : NULL,
-                            nout > 0 ? NULL : in[0].sender, &buf, &len, &signer, d);
+    rc = kt_commands_signed(c, id, nout > 0 ? out[0].partner : NULL, nout > 0 ? NULL : in[0].sender,
+                            &buf, &len, &signer, d);
     if (rc == 0 && (rc = kt_envelope_verify(&pl, buf, len, signer, d)) == 0)
         rc = kt_record_decode(rec, pl.body, pl.body_len, d);
     kt_vault_free(buf, len);

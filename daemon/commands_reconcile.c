@@ -251,8 +251,8 @@ int kt_commands_reconcile_register(kt_control_t *ctl, kt_commands_reconcile_t *c
 
     if ((rc = kt_control_register(ctl, "reconcile-counts", KT_ROLE_OPERATOR, s_counts, cr)) != 0 ||
         (rc = kt_control_register(ctl, "reconcile-lists", KT_ROLE_OPERATOR, s_lists, cr)) != 0 ||
-        (rc = kt_control_register(ctl, "reconcile-show", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR,
-                                  s_show, cr)) != 0)
+        (rc = kt_control_register(ctl, "reconcile-show", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR, s_show,
+                                  cr)) != 0)
         return rc;
     return kt_control_register(ctl, "reconcile-list", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR, s_list,
                                cr);

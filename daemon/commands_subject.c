@@ -321,8 +321,8 @@ static int s_export(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *r
     }
     if ((rc = s_audit_read(c, who, KT_AUDIT_EXPORTED, subject, id, sender ? sender : partner,
                            &d)) != 0) {
-        rc = kt_ctl_reply_error(rep, rc, "not exported, the export could not be audited: %s",
-                                d.msg);
+        rc =
+            kt_ctl_reply_error(rep, rc, "not exported, the export could not be audited: %s", d.msg);
         goto out;
     }
     kt_ctl_reply_str(rep, "id", hex);
@@ -341,6 +341,6 @@ int kt_commands_subject_register(kt_control_t *ctl, kt_commands_t *c)
 
     if ((rc = kt_control_register(ctl, "subject-show", KT_ROLE_AUDITOR, s_show, c)) != 0)
         return rc;
-    return kt_control_register(ctl, "record-export", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR,
-                               s_export, c);
+    return kt_control_register(ctl, "record-export", KT_ROLE_OPERATOR | KT_ROLE_AUDITOR, s_export,
+                               c);
 }

@@ -47,7 +47,7 @@ struct kt_exchange {
     struct s_peer *peers;
     size_t npeers;
     int64_t next_expiry_ms;
-    int blocked; /* due rows wait for receipts (window full, or queue full) */
+    int blocked;               /* due rows wait for receipts (window full, or queue full) */
     kt_exchange_msg_fn on_msg; /* reconciliation messages */
     void *on_msg_ctx;
 };
@@ -247,7 +247,11 @@ static void s_reject(kt_exchange_t *x, struct s_item *it, const struct s_peer *p
 /* A record on our ROUTER. Returns < 0 only when the store failed. */
 static int s_on_record(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
 {
-    kt_inbox_ctx_t ic = {x->st, x->conf->keys, x->vault, x->hook, x->conf->max_message_age,
+    kt_inbox_ctx_t ic = {x->st,
+                         x->conf->keys,
+                         x->vault,
+                         x->hook,
+                         x->conf->max_message_age,
                          kt_trail_partner(x->conf, p->id)};
     kt_inbox_result_t res = {0};
     kt_payload_t pl;
@@ -311,8 +315,7 @@ static void s_witness(kt_exchange_t *x, const struct s_peer *p, const kt_receipt
     memcpy(c.head, r->head, sizeof(c.head));
     memcpy(c.sig, r->head_sig, sizeof(c.sig));
     if (kt_audit_witness_store(x->st, &cp->pub, &c, time(NULL), &d) != 0)
-        kt_log_warnx("audit checkpoint %lld from %s not kept: %s", (long long)c.seq, p->id,
-                     d.msg);
+        kt_log_warnx("audit checkpoint %lld from %s not kept: %s", (long long)c.seq, p->id, d.msg);
 }
 
 /* A receipt on the DEALER of partner p. Returns < 0 only when the store failed. */
@@ -368,8 +371,8 @@ static void s_on_reconcile(kt_exchange_t *x, struct s_item *it, const struct s_p
     kt_diag_t d = {{0}};
     int rc;
 
-    if ((rc = kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len,
-                               p->peer, &d)) != 0) {
+    if ((rc = kt_envelope_open(&signed_buf, &signed_len, &pl, it->msg.payload, it->msg.len, p->peer,
+                               &d)) != 0) {
         kt_log_warnx("%s message from %s rejected (%s): %s", kind, p->id, s_open_code(rc), d.msg);
         s_reject(x, it, p, NULL, s_open_code(rc));
         return;
@@ -709,8 +712,7 @@ static void s_housekeeping(kt_exchange_t *x)
         int have = 0;
 
         /* signs only when the head moved since the last one */
-        if (kt_audit_checkpoint(x->st, x->conf->keys, 0, (time_t)(now / 1000), &cp, &have, &d) !=
-            0)
+        if (kt_audit_checkpoint(x->st, x->conf->keys, 0, (time_t)(now / 1000), &cp, &have, &d) != 0)
             kt_log_warnx("audit checkpoint: %s", d.msg);
     }
 }
@@ -866,7 +868,8 @@ static void s_trail_refused(kt_exchange_t *x, const char *actor, const uint8_t *
     memset(&t, 0, sizeof(t));
     if (kt_record_decode(&r, rec, len, &d) == 0) {
         t.record_type = kt_record_type(r);
-        dec.has_subject = kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), &d) == 0;
+        dec.has_subject =
+            kt_vault_subject(dec.subject, x->vault, kt_record_leerling_id(r), &d) == 0;
     }
     t.actor = actor;
     t.action = KT_AUDIT_REFUSED;
@@ -939,12 +942,10 @@ int kt_exchange_submit(kt_exchange_t *x, const char *actor, const char *const *t
                        uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                        kt_diag_t *d)
 {
-    return kt_exchange_submit_also(x, actor, to, nto, records, lens, n, ids, copies, NULL, NULL,
-                                   d);
+    return kt_exchange_submit_also(x, actor, to, nto, records, lens, n, ids, copies, NULL, NULL, d);
 }
 
-int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to,
-                            size_t nto,
+int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to, size_t nto,
                             const uint8_t *const *records, const size_t *lens, size_t n,
                             uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                             kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d)

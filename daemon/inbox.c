@@ -169,8 +169,8 @@ static int s_audit_head(const kt_inbox_ctx_t *c, int64_t now_ms, kt_receipt_t *r
 
 /* The audit entry for what happened to a message from sender. */
 static int s_trail(const kt_inbox_ctx_t *c, const char *sender, const char *action,
-                   const char *decision, const char *reason, const uint8_t *id,
-                   const char *type, const kt_hook_decision_t *dec, kt_diag_t *d)
+                   const char *decision, const char *reason, const uint8_t *id, const char *type,
+                   const kt_hook_decision_t *dec, kt_diag_t *d)
 {
     kt_trail_t t;
 
@@ -333,7 +333,8 @@ static int s_trail_retracted(const kt_inbox_ctx_t *c, const char *sender, const 
     if ((rc = kt_store_prepare(c->st, &q, sql, d)) != 0)
         return rc;
     if ((rc = s_bind_key(q, sender, ref)) == 0 && (rc = kt_stmt_step(q, d)) == KT_STORE_ROW) {
-        snprintf(type, sizeof(type), "%s", kt_stmt_column_text(q, 0) ? kt_stmt_column_text(q, 0) : "");
+        snprintf(type, sizeof(type), "%s",
+                 kt_stmt_column_text(q, 0) ? kt_stmt_column_text(q, 0) : "");
         if (kt_stmt_column_bytes(q, 1) == sizeof(dec.subject)) {
             dec.has_subject = 1;
             memcpy(dec.subject, kt_stmt_column_blob(q, 1), sizeof(dec.subject));
@@ -342,8 +343,7 @@ static int s_trail_retracted(const kt_inbox_ctx_t *c, const char *sender, const 
     kt_stmt_finalize(&q);
     if (rc < 0)
         return rc;
-    return s_trail(c, sender, KT_AUDIT_PURGED, "purged", "retracted_by_sender", ref, type,
-                   &dec, d);
+    return s_trail(c, sender, KT_AUDIT_PURGED, "purged", "retracted_by_sender", ref, type, &dec, d);
 }
 
 static int s_retract(const kt_inbox_ctx_t *c, const char *sender, const kt_payload_t *p,
@@ -359,8 +359,8 @@ static int s_retract(const kt_inbox_ctx_t *c, const char *sender, const kt_paylo
 
     if (kt_retract_decode(ref, p->body, p->body_len, d) != 0) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_MALFORMED);
-        return s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_MALFORMED, p->id,
-                       NULL, NULL, d);
+        return s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_MALFORMED, p->id, NULL,
+                       NULL, d);
     }
     if ((rc = s_trail_retracted(c, sender, ref, d)) != 0 ||
         (rc = s_exec_key(c->st, del, sender, ref, d)) != 0)
@@ -400,8 +400,8 @@ static int s_decide(const kt_inbox_ctx_t *c, const char *sender, const uint8_t *
 
     if (s_out_of_time(p->created, s_max_age_s(c), now_ms)) {
         s_verdict(r, KT_RECEIPT_REJECTED, KT_RCODE_EXPIRED);
-        rc = s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_EXPIRED, p->id, NULL,
-                     NULL, d);
+        rc = s_trail(c, sender, KT_AUDIT_REJECTED, "rejected", KT_RCODE_EXPIRED, p->id, NULL, NULL,
+                     d);
     } else if (p->kind == KT_KIND_RETRACT) {
         rc = s_retract(c, sender, p, now_ms, r, d);
     } else if (p->kind != KT_KIND_RECORD || p->body == NULL ||
@@ -578,8 +578,8 @@ int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d
     return rc;
 }
 
-int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
-                     kt_inbox_row_t **rows, size_t *n, kt_diag_t *d)
+int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], kt_inbox_row_t **rows,
+                     size_t *n, kt_diag_t *d)
 {
     static const char sql[] =
         "SELECT " S_ROW_COLS " FROM inbox WHERE subject = ?1 ORDER BY received, sender";

@@ -75,8 +75,8 @@ static const struct s_field s_top_fields[] = {
     {"versions", S_GROUP_LIST, 1},
 };
 static const struct s_field s_version_fields[] = {
-    {"version", S_INT, 1},   {"valid_from", S_STR, 1},  {"valid_until", S_STR, 0},
-    {"reference", S_STR, 0}, {"send", S_GROUP_LIST, 0}, {"receive", S_GROUP_LIST, 0},
+    {"version", S_INT, 1},     {"valid_from", S_STR, 1},  {"valid_until", S_STR, 0},
+    {"reference", S_STR, 0},   {"send", S_GROUP_LIST, 0}, {"receive", S_GROUP_LIST, 0},
     {"reconcile", S_GROUP, 0},
 };
 static const struct s_field s_reconcile_fields[] = {

@@ -25,7 +25,8 @@
 
 #define S_RESULT_COUNTS "KC1"
 
-static void s_copy_col(char *dst, size_t cap, kt_stmt_t *q, int col); /* result blob of a count session: tag, u32be len, ours, theirs */
+static void s_copy_col(char *dst, size_t cap, kt_stmt_t *q,
+                       int col); /* result blob of a count session: tag, u32be len, ours, theirs */
 
 static void s_hex(char out[2 * KT_RECONCILE_ID_BYTES + 1], const uint8_t *id)
 {
@@ -557,8 +558,7 @@ static void s_on_refusal(kt_reconcile_t *r, const char *partner, const uint8_t *
     kt_rc_finish(r, s, "failed", why, NULL, 0, now_ms);
 }
 
-void kt_reconcile_on_message(void *ctx, const char *partner, const kt_payload_t *p,
-                             int64_t now_ms)
+void kt_reconcile_on_message(void *ctx, const char *partner, const kt_payload_t *p, int64_t now_ms)
 {
     kt_reconcile_t *r = ctx;
     char code[KT_REFUSAL_CODE_MAX + 1];
@@ -775,8 +775,8 @@ static int s_outcome_lists(kt_reconcile_t *r, kt_reconcile_outcome_t *o, const u
         rc = kt_diag_set(d, KT_ENOMEM, "out of memory");
         goto out;
     }
-    for (i = 0; o->missing != NULL && i < o->only_own &&
-                (line = strtok_r(NULL, "\n", &save)) != NULL;
+    for (i = 0;
+         o->missing != NULL && i < o->only_own && (line = strtok_r(NULL, "\n", &save)) != NULL;
          i++) {
         k = strlen(line) < KT_PSI_ID_MAX ? strlen(line) : KT_PSI_ID_MAX;
         memcpy(o->missing[i], line, k);
@@ -814,8 +814,7 @@ int kt_reconcile_get(kt_reconcile_t *r, const uint8_t id[KT_RECONCILE_ID_BYTES],
     if (strcmp(o->s.state, "done") == 0 && kt_stmt_column_bytes(q, 9) > 0)
         rc = strcmp(o->s.kind, "counts") == 0
                  ? s_outcome_counts(o, kt_stmt_column_blob(q, 9), kt_stmt_column_bytes(q, 9), d)
-                 : s_outcome_lists(r, o, kt_stmt_column_blob(q, 9), kt_stmt_column_bytes(q, 9),
-                                   d);
+                 : s_outcome_lists(r, o, kt_stmt_column_blob(q, 9), kt_stmt_column_bytes(q, 9), d);
 out:
     kt_stmt_finalize(&q);
     if (rc != 0)

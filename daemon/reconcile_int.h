@@ -30,8 +30,8 @@ struct kt_rc_sess {
     kt_psi_mode_t granted_them; /* what we let the partner learn */
     kt_registry_id_t *ids;      /* our list */
     size_t nids;
-    uint32_t *perm;          /* ids[perm[i]] is the i-th point we sent */
-    uint8_t *sent2;          /* responder: the initiator's set as we blinded it again */
+    uint32_t *perm; /* ids[perm[i]] is the i-th point we sent */
+    uint8_t *sent2; /* responder: the initiator's set as we blinded it again */
     size_t nsent2;
     kt_psi_collect_t *c1, *c2; /* initiator: a2, b1; responder: a1, b2 */
     struct kt_rc_sess *next;

@@ -144,12 +144,13 @@ static void s_finish(kt_reconcile_t *r, struct kt_rc_sess *s, const kt_psi_resul
         return;
     }
     n = (size_t)snprintf(text, cap, "%d %zu %zu %zu %zu %zu\n",
-                         membership ? KT_PSI_MEMBERSHIP : KT_PSI_CARDINALITY, res->own,
-                         res->theirs, res->both, res->only_own, res->only_theirs);
+                         membership ? KT_PSI_MEMBERSHIP : KT_PSI_CARDINALITY, res->own, res->theirs,
+                         res->both, res->only_own, res->only_theirs);
     for (i = 0; membership && res->in_theirs != NULL && i < s->nids && n < cap; i++)
         if (!res->in_theirs[i])
             n += (size_t)snprintf(text + n, cap - n, "%s\n", s->ids[i]);
-    snprintf(reason, sizeof(reason), "%s: ours %zu, theirs %zu, both %zu, only ours %zu, only theirs %zu",
+    snprintf(reason, sizeof(reason),
+             "%s: ours %zu, theirs %zu, both %zu, only ours %zu, only theirs %zu",
              membership ? "membership" : "cardinality", res->own, res->theirs, res->both,
              res->only_own, res->only_theirs);
     if (kt_vault_lock(&locked, &llen, (const uint8_t *)text, n, s->id, KT_RECONCILE_ID_BYTES,
@@ -165,8 +166,7 @@ static void s_finish(kt_reconcile_t *r, struct kt_rc_sess *s, const kt_psi_resul
 static void s_fail(kt_reconcile_t *r, struct kt_rc_sess *s, const char *code, const char *why,
                    int64_t now_ms)
 {
-    kt_rc_refuse(r, s->partner, s->role == S_INITIATOR ? KT_KIND_PSI_REQUEST
-                                                       : KT_KIND_PSI_RESPONSE,
+    kt_rc_refuse(r, s->partner, s->role == S_INITIATOR ? KT_KIND_PSI_REQUEST : KT_KIND_PSI_RESPONSE,
                  s->id, code);
     kt_rc_finish(r, s, "failed", why, NULL, 0, now_ms);
 }
@@ -325,11 +325,14 @@ static struct kt_rc_sess *s_open_responder(kt_reconcile_t *r, const char *partne
     }
     if (seen != 0 || allowed == 0) {
         kt_log_warnx("list comparison from %s refused: %s", partner,
-                     seen > 0 ? "session replayed" : seen < 0 ? d.msg
-                                                             : "our policy has reconcile.lists "
-                                                               "none for it");
+                     seen > 0   ? "session replayed"
+                     : seen < 0 ? d.msg
+                                : "our policy has reconcile.lists "
+                                  "none for it");
         kt_rc_refuse(r, partner, KT_KIND_PSI_RESPONSE, m->session,
-                     seen > 0 ? "replay" : seen < 0 ? "internal" : "denied");
+                     seen > 0   ? "replay"
+                     : seen < 0 ? "internal"
+                                : "denied");
         return NULL;
     }
     s = kt_rc_add(r, m->session, partner, m->list, S_LISTS, S_RESPONDER,

@@ -55,10 +55,16 @@ int kt_trail_write(kt_store_t *st, const kt_trail_t *t, kt_diag_t *d)
         (rc = s_copy(e.record_type, sizeof(e.record_type), t->record_type, "record type", d)) !=
             0 ||
         (rc = s_copy(e.counterparty, sizeof(e.counterparty), t->partner, "partner", d)) != 0 ||
-        (rc = s_copy(e.fields, sizeof(e.fields), t->fields ? t->fields : dec ? dec->fields : NULL,
+        (rc = s_copy(e.fields, sizeof(e.fields),
+                     t->fields ? t->fields
+                     : dec     ? dec->fields
+                               : NULL,
                      "field names", d)) != 0 ||
-        (rc = s_copy(e.doel, sizeof(e.doel), t->doel ? t->doel : dec ? dec->doel : NULL, "doel",
-                     d)) != 0)
+        (rc = s_copy(e.doel, sizeof(e.doel),
+                     t->doel ? t->doel
+                     : dec   ? dec->doel
+                             : NULL,
+                     "doel", d)) != 0)
         return rc;
     if (dec != NULL) {
         if ((rc = s_copy(e.grondslag, sizeof(e.grondslag), dec->grondslag, "grondslag", d)) != 0 ||

@@ -45,26 +45,26 @@
 #define KT_AUDIT_SIG_BYTES 64
 #define KT_AUDIT_ID_BYTES 16
 #define KT_AUDIT_SUBJECT_BYTES 32
-#define KT_AUDIT_ACTOR_MAX 64    /* "uid:1000", "ketend", or a partner fingerprint */
-#define KT_AUDIT_CODE_MAX 48     /* action, record type, doel, grondslag, decision */
-#define KT_AUDIT_FIELDS_MAX 512  /* comma-separated field names */
-#define KT_AUDIT_REASON_MAX 160  /* a reason code or short rule text, never a value */
-#define KT_AUDIT_POLICY_MAX 128  /* "policies/swv-vo-9901.conf" or a policy name */
+#define KT_AUDIT_ACTOR_MAX 64   /* "uid:1000", "ketend", or a partner fingerprint */
+#define KT_AUDIT_CODE_MAX 48    /* action, record type, doel, grondslag, decision */
+#define KT_AUDIT_FIELDS_MAX 512 /* comma-separated field names */
+#define KT_AUDIT_REASON_MAX 160 /* a reason code or short rule text, never a value */
+#define KT_AUDIT_POLICY_MAX 128 /* "policies/swv-vo-9901.conf" or a policy name */
 #define KT_AUDIT_CHECKPOINT_SECONDS 60
 #define KT_AUDIT_RECEIPT_CHECKPOINT_SECONDS 1 /* how stale a receipt's checkpoint may be */
 
 /* Actions (the `action` column). */
-#define KT_AUDIT_SUBMITTED "submitted"         /* an operator submitted a record */
-#define KT_AUDIT_SENT "sent"                   /* a copy queued for a recipient */
-#define KT_AUDIT_HELD "held"                   /* a copy waits for consent */
-#define KT_AUDIT_RELEASED "released"           /* a held copy queued after consent */
-#define KT_AUDIT_STRIPPED "stripped"           /* fields removed for a recipient */
-#define KT_AUDIT_REFUSED "refused"             /* a policy refused a copy */
-#define KT_AUDIT_DELIVERED "delivered"         /* the recipient's signed receipt came */
-#define KT_AUDIT_RECEIVED "received"           /* a record from a partner was stored */
-#define KT_AUDIT_REJECTED "rejected"           /* a record or message was refused */
-#define KT_AUDIT_RETRACTED "retracted"         /* a retraction was queued or applied */
-#define KT_AUDIT_PURGED "purged"               /* data deleted (retention, retraction) */
+#define KT_AUDIT_SUBMITTED "submitted" /* an operator submitted a record */
+#define KT_AUDIT_SENT "sent"           /* a copy queued for a recipient */
+#define KT_AUDIT_HELD "held"           /* a copy waits for consent */
+#define KT_AUDIT_RELEASED "released"   /* a held copy queued after consent */
+#define KT_AUDIT_STRIPPED "stripped"   /* fields removed for a recipient */
+#define KT_AUDIT_REFUSED "refused"     /* a policy refused a copy */
+#define KT_AUDIT_DELIVERED "delivered" /* the recipient's signed receipt came */
+#define KT_AUDIT_RECEIVED "received"   /* a record from a partner was stored */
+#define KT_AUDIT_REJECTED "rejected"   /* a record or message was refused */
+#define KT_AUDIT_RETRACTED "retracted" /* a retraction was queued or applied */
+#define KT_AUDIT_PURGED "purged"       /* data deleted (retention, retraction) */
 #define KT_AUDIT_CONSENT_GRANTED "consent_granted"
 #define KT_AUDIT_CONSENT_REFUSED "consent_refused" /* a niet_akkoord was recorded */
 #define KT_AUDIT_CONSENT_WITHDRAWN "consent_withdrawn"
@@ -74,9 +74,9 @@
 #define KT_AUDIT_PARTNER_REMOVED "partner_removed"
 #define KT_AUDIT_KEY_CHANGED "key_changed"
 #define KT_AUDIT_REGISTRY_IMPORTED "registry_imported"
-#define KT_AUDIT_RECONCILED "reconciled"       /* a count or list comparison finished */
+#define KT_AUDIT_RECONCILED "reconciled"         /* a count or list comparison finished */
 #define KT_AUDIT_SUBJECT_ACCESS "subject_access" /* a subject access request was answered */
-#define KT_AUDIT_EXPORTED "exported"           /* a signed record or the log was exported */
+#define KT_AUDIT_EXPORTED "exported"             /* a signed record or the log was exported */
 
 /*
  * One entry. Text fields are "" when absent (stored as NULL); has_* say
@@ -149,9 +149,8 @@ int kt_audit_checkpoint(kt_store_t *st, const kt_keys_t *keys, int force, time_t
 
 /* kt_audit_checkpoint with the age limit given: 0 signs whenever the head
  * moved (as force), else only when the latest is at least max_age_s old. */
-int kt_audit_checkpoint_within(kt_store_t *st, const kt_keys_t *keys, int64_t max_age_s,
-                               time_t now, kt_audit_checkpoint_t *out, int *have,
-                               kt_diag_t *d) KT_WUR;
+int kt_audit_checkpoint_within(kt_store_t *st, const kt_keys_t *keys, int64_t max_age_s, time_t now,
+                               kt_audit_checkpoint_t *out, int *have, kt_diag_t *d) KT_WUR;
 
 /* 1 when c is signed by node pk (the formula above), else 0. */
 int kt_audit_checkpoint_valid(const kt_audit_checkpoint_t *c, const kt_pubkey_t *pk);
@@ -163,8 +162,8 @@ int kt_audit_checkpoint_valid(const kt_audit_checkpoint_t *c, const kt_pubkey_t 
  * witnessed with a different head is stored nowhere and is KT_EAUTH with a
  * message naming the partner and seq: the partner's log was rewritten.
  */
-int kt_audit_witness_store(kt_store_t *st, const kt_pubkey_t *pk,
-                           const kt_audit_checkpoint_t *c, time_t now, kt_diag_t *d) KT_WUR;
+int kt_audit_witness_store(kt_store_t *st, const kt_pubkey_t *pk, const kt_audit_checkpoint_t *c,
+                           time_t now, kt_diag_t *d) KT_WUR;
 
 /* What kt_audit_verify found. */
 typedef struct kt_audit_report {
@@ -204,17 +203,17 @@ int kt_audit_verify_witness(kt_store_t *st, const kt_pubkey_t *pk, kt_store_t *w
 
 /* Filters for listing; zero / "" / has_subject 0 means "any". */
 typedef struct kt_audit_filter {
-    int64_t since, until;  /* unix seconds, inclusive; 0 = open */
-    const char *partner;   /* counterparty node id */
-    const char *type;      /* record type */
+    int64_t since, until; /* unix seconds, inclusive; 0 = open */
+    const char *partner;  /* counterparty node id */
+    const char *type;     /* record type */
     const char *action;
     const char *decision;
     int has_subject;
     uint8_t subject[KT_AUDIT_SUBJECT_BYTES];
     int has_record_id;
     uint8_t record_id[KT_AUDIT_ID_BYTES];
-    int64_t after_seq;     /* only entries with seq > after_seq */
-    int64_t limit;         /* 0 = all */
+    int64_t after_seq; /* only entries with seq > after_seq */
+    int64_t limit;     /* 0 = all */
 } kt_audit_filter_t;
 
 /* Calls fn for each matching entry in seq order; a non-zero return from fn

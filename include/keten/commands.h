@@ -32,9 +32,8 @@ int kt_commands_load_record(kt_commands_t *c, const uint8_t *id, const kt_outbox
 /* the signed container of a record sent to `partner` (sender NULL) or
  * received from `sender`, and the public key it must verify under
  * (borrowed); *buf is freed with kt_vault_free */
-int kt_commands_signed(kt_commands_t *c, const uint8_t *id, const char *partner,
-                       const char *sender, uint8_t **buf, size_t *len, const kt_pubkey_t **signer,
-                       kt_diag_t *d) KT_WUR;
+int kt_commands_signed(kt_commands_t *c, const uint8_t *id, const char *partner, const char *sender,
+                       uint8_t **buf, size_t *len, const kt_pubkey_t **signer, kt_diag_t *d) KT_WUR;
 
 /* Registers every command with its role; c must outlive ctl. */
 int kt_commands_register(kt_control_t *ctl, kt_commands_t *c) KT_WUR;

@@ -82,8 +82,7 @@ void kt_exchange_copies_free(kt_exchange_copies_t *c);
  * after every copy is added and before the commit: whatever the caller
  * records about the submission commits with it or not at all. */
 typedef int (*kt_exchange_also_fn)(void *ctx, const kt_exchange_copies_t *copies, kt_diag_t *d);
-int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to,
-                            size_t nto,
+int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *const *to, size_t nto,
                             const uint8_t *const *records, const size_t *lens, size_t n,
                             uint8_t (*ids)[KT_ENVELOPE_ID_BYTES], kt_exchange_copies_t *copies,
                             kt_exchange_also_fn also, void *also_ctx, kt_diag_t *d) KT_WUR;

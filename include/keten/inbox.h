@@ -87,8 +87,8 @@ typedef struct kt_inbox_row {
 
 int kt_inbox_list(kt_store_t *st, kt_inbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
 /* Every received record of one pupil (subject access), oldest first. */
-int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
-                     kt_inbox_row_t **rows, size_t *n, kt_diag_t *d) KT_WUR;
+int kt_inbox_subject(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], kt_inbox_row_t **rows,
+                     size_t *n, kt_diag_t *d) KT_WUR;
 int kt_inbox_count(kt_store_t *st, size_t *n, kt_diag_t *d) KT_WUR;
 /* Rows with this id (from any sender); KT_ENOENT if none. */
 int kt_inbox_get(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], kt_inbox_row_t **rows,

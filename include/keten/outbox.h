@@ -98,9 +98,8 @@ int kt_outbox_mark_sent(kt_store_t *st, const uint8_t id[KT_ENVELOPE_ID_BYTES], 
  * change is audited (delivered, rejected, purged) with `actor`, the
  * partner's fingerprint, as the entry's actor. */
 int kt_outbox_apply_receipt(kt_store_t *st, const char *actor, const char *partner,
-                            const kt_receipt_t *r,
-                            const uint8_t *receipt_signed, size_t receipt_len, int64_t now_ms,
-                            kt_diag_t *d) KT_WUR;
+                            const kt_receipt_t *r, const uint8_t *receipt_signed,
+                            size_t receipt_len, int64_t now_ms, kt_diag_t *d) KT_WUR;
 
 /* Every pending row of `partner` becomes due now (it has just connected). */
 int kt_outbox_wake(kt_store_t *st, const char *partner, int64_t now_ms, kt_diag_t *d) KT_WUR;

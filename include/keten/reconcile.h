@@ -32,10 +32,10 @@
 #include "keten/store.h"
 
 #define KT_RECONCILE_ID_BYTES 16
-#define KT_RECONCILE_TIMEOUT_S 300   /* an unfinished session fails after this */
-#define KT_RECONCILE_KEEP_DAYS 30    /* finished sessions' rows are deleted after this */
-#define KT_RECONCILE_THREADS 2       /* for the PSI arithmetic */
-#define KT_RECONCILE_OPEN_MAX 4      /* sessions open with one partner; more are refused "busy" */
+#define KT_RECONCILE_TIMEOUT_S 300 /* an unfinished session fails after this */
+#define KT_RECONCILE_KEEP_DAYS 30  /* finished sessions' rows are deleted after this */
+#define KT_RECONCILE_THREADS 2     /* for the PSI arithmetic */
+#define KT_RECONCILE_OPEN_MAX 4    /* sessions open with one partner; more are refused "busy" */
 
 typedef struct kt_reconcile kt_reconcile_t;
 
@@ -53,8 +53,7 @@ void kt_reconcile_destroy(kt_reconcile_t **p); /* wipes every session's secrets 
 
 /* The exchange's handler (kt_exchange_set_handler) for kinds counts,
  * psi-request and psi-response. */
-void kt_reconcile_on_message(void *ctx, const char *partner, const kt_payload_t *p,
-                             int64_t now_ms);
+void kt_reconcile_on_message(void *ctx, const char *partner, const kt_payload_t *p, int64_t now_ms);
 
 /* Fails sessions past their time and deletes old rows; call every tick. */
 void kt_reconcile_tick(kt_reconcile_t *r, int64_t now_ms);

@@ -29,8 +29,8 @@ typedef struct kt_trail {
     const char *reason;   /* a reason code or rule text; never a value */
     const uint8_t *record_id;
     const char *record_type;
-    const uint8_t *subject; /* KT_AUDIT_SUBJECT_BYTES */
-    const char *partner;    /* counterparty node id */
+    const uint8_t *subject;        /* KT_AUDIT_SUBJECT_BYTES */
+    const char *partner;           /* counterparty node id */
     const kt_hook_decision_t *dec; /* doel, grondslag, policy, fields, consent */
     const char *fields;            /* overrides dec->fields (e.g. the stripped names) */
     const uint8_t *consent_id;     /* overrides dec's consent */

@@ -794,7 +794,8 @@ static void test_retract_consent(void **state)
                                           body, blen, f->gem, &d),
                          0);
         assert_int_equal(kt_store_begin(f->st, &d), 0);
-        assert_int_equal(kt_outbox_apply_receipt(f->st, "test-actor", "gemeente-c", &r, sig, slen, T0 + 2000, &d),
+        assert_int_equal(kt_outbox_apply_receipt(f->st, "test-actor", "gemeente-c", &r, sig, slen,
+                                                 T0 + 2000, &d),
                          0);
         assert_int_equal(kt_store_commit(f->st, &d), 0);
         free(body);

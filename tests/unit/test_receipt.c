@@ -72,10 +72,10 @@ static void assemble(struct body *w, const struct shape *s)
     text(w, s->code);
     text(w, "head");
     if (s->head) {
-        put1(w, 0x84);       /* array(4) */
-        put1(w, 0x18);       /* seq 42 */
+        put1(w, 0x84); /* array(4) */
+        put1(w, 0x18); /* seq 42 */
         put1(w, 42);
-        put1(w, 0x1a);       /* time 1700000000 */
+        put1(w, 0x1a); /* time 1700000000 */
         put1(w, 0x65);
         put1(w, 0x53);
         put1(w, 0xf1);
