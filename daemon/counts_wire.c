@@ -4,20 +4,21 @@
  *
  * Part of the canonical-encoding module with record.c and receipt.c, and
  * like them a user of libcbor: heads are written with libcbor's encoders
- * (shortest form) and read with its streaming decoder, which never
- * allocates, so no length taken from input becomes an allocation size.
+ * (shortest form) and read with its streaming decoder (through cbor_read.c),
+ * which never allocates, so no length taken from input becomes an
+ * allocation size.
  * Decoding accepts exactly one spelling: what it reads is encoded again and
  * must equal the input byte for byte. Must never encode the value of a
  * suppressed bucket, never accept a vector it would not itself write, and
  * never put input bytes into a diagnostic.
  */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cbor.h>
 
 #include "keten/counts.h"
+#include "cbor_read.h"
 
 /* ---- encoding ---- */
 
@@ -153,207 +154,59 @@ void kt_counts_free_bytes(uint8_t *buf)
 
 /* ---- strict decoding ---- */
 
-enum { EV_NONE, EV_MAP, EV_ARRAY, EV_UINT, EV_TEXT, EV_NULL, EV_OTHER };
-
-struct s_event {
-    int kind;
-    size_t n;   /* MAP and ARRAY size; TEXT length */
-    uint64_t u; /* UINT value */
-    const uint8_t *p;
-};
-
-static void s_on_other(void *c)
-{
-    ((struct s_event *)c)->kind = EV_OTHER;
-}
-static void s_on_uint(void *c, uint64_t v)
-{
-    ((struct s_event *)c)->kind = EV_UINT;
-    ((struct s_event *)c)->u = v;
-}
-static void s_on_u8(void *c, uint8_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u16(void *c, uint16_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u32(void *c, uint32_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u64(void *c, uint64_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_neg8(void *c, uint8_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg16(void *c, uint16_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg32(void *c, uint32_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg64(void *c, uint64_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_float(void *c, float v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_double(void *c, double v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_bool(void *c, bool v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_array(void *c, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_ARRAY;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_map(void *c, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_MAP;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_null(void *c)
-{
-    ((struct s_event *)c)->kind = EV_NULL;
-}
-static void s_on_text(void *c, cbor_data p, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_TEXT;
-    ((struct s_event *)c)->p = p;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_bytes(void *c, cbor_data p, size_t n)
-{
-    (void)p;
-    (void)n;
-    s_on_other(c);
-}
-
-static const struct cbor_callbacks s_callbacks = {
-    .uint8 = s_on_u8,
-    .uint16 = s_on_u16,
-    .uint32 = s_on_u32,
-    .uint64 = s_on_u64,
-    .negint8 = s_on_neg8,
-    .negint16 = s_on_neg16,
-    .negint32 = s_on_neg32,
-    .negint64 = s_on_neg64,
-    .byte_string_start = s_on_other,
-    .byte_string = s_on_bytes,
-    .string = s_on_text,
-    .string_start = s_on_other,
-    .indef_array_start = s_on_other,
-    .array_start = s_on_array,
-    .indef_map_start = s_on_other,
-    .map_start = s_on_map,
-    .tag = s_on_neg64,
-    .float2 = s_on_float,
-    .float4 = s_on_float,
-    .float8 = s_on_double,
-    .undefined = s_on_other,
-    .null = s_on_null,
-    .boolean = s_on_bool,
-    .indef_break = s_on_other,
-};
-
-struct s_reader {
-    const uint8_t *b;
-    size_t len, pos;
-};
-
-static int s_next(struct s_reader *rd, struct s_event *ev, int kind)
-{
-    struct cbor_decoder_result res;
-
-    memset(ev, 0, sizeof(*ev));
-    if (rd->pos >= rd->len)
-        return 0;
-    res = cbor_stream_decode(rd->b + rd->pos, rd->len - rd->pos, &s_callbacks, ev);
-    if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > rd->len - rd->pos)
-        return 0;
-    rd->pos += res.read;
-    return ev->kind == kind;
-}
-
-static int s_key(struct s_reader *rd, const char *name)
-{
-    struct s_event ev;
-
-    return s_next(rd, &ev, EV_TEXT) && ev.n == strlen(name) && memcmp(ev.p, name, ev.n) == 0;
-}
-
 /* A text of 1..KT_COUNTS_NAME_MAX valid characters into out. */
-static int s_name(struct s_reader *rd, char out[KT_COUNTS_NAME_MAX + 1])
+static int s_name(kt_cbor_reader_t *rd, char out[KT_COUNTS_NAME_MAX + 1])
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_next(rd, &ev, EV_TEXT) || ev.n < 1 || ev.n > KT_COUNTS_NAME_MAX)
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0) || ev.n < 1 || ev.n > KT_COUNTS_NAME_MAX)
         return 0;
     memcpy(out, ev.p, ev.n);
     out[ev.n] = '\0';
     return strlen(out) == ev.n && kt_counts_name_valid(out);
 }
 
-static int s_decode_key(struct s_reader *rd, kt_counts_key_t *k)
+static int s_decode_key(kt_cbor_reader_t *rd, kt_counts_key_t *k)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    return s_key(rd, "key") && s_next(rd, &ev, EV_MAP) && ev.n == 5 && s_key(rd, "by") &&
-           s_name(rd, k->by) && s_key(rd, "scope") && s_name(rd, k->scope) && s_key(rd, "period") &&
-           s_name(rd, k->period) && s_key(rd, "eenheid") && s_name(rd, k->eenheid) &&
-           s_key(rd, "definitie") && s_name(rd, k->definitie);
+    return kt_cbor_key(rd, "key") && kt_cbor_next(rd, &ev, KT_CBOR_MAP, 5) &&
+           kt_cbor_key(rd, "by") && s_name(rd, k->by) && kt_cbor_key(rd, "scope") &&
+           s_name(rd, k->scope) && kt_cbor_key(rd, "period") && s_name(rd, k->period) &&
+           kt_cbor_key(rd, "eenheid") && s_name(rd, k->eenheid) && kt_cbor_key(rd, "definitie") &&
+           s_name(rd, k->definitie);
 }
 
-static int s_decode_bucket(struct s_reader *rd, kt_counts_bucket_t *b)
+static int s_decode_bucket(kt_cbor_reader_t *rd, kt_counts_bucket_t *b)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_next(rd, &ev, EV_ARRAY) || ev.n != 2 || !s_name(rd, b->name))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_ARRAY, 2) || !s_name(rd, b->name))
         return 0;
-    if (s_next(rd, &ev, EV_UINT)) {
+    if (kt_cbor_next(rd, &ev, KT_CBOR_UINT, 0)) {
         if (ev.u > (uint64_t)KT_COUNTS_VALUE_MAX)
             return 0;
         b->value = (int64_t)ev.u;
         return 1;
     }
-    if (ev.kind != EV_NULL)
+    if (ev.kind != KT_CBOR_NULL)
         return 0;
     b->suppressed = 1;
     return 1;
 }
 
-static int s_decode(struct s_reader *rd, kt_counts_set_t *s, kt_diag_t *d)
+static int s_decode(kt_cbor_reader_t *rd, kt_counts_set_t *s, kt_diag_t *d)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_next(rd, &ev, EV_MAP) || ev.n != 2)
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_MAP, 2))
         return kt_diag_set(d, KT_EMALFORMED, "counts: expected a map of 2 entries");
     if (!s_decode_key(rd, &s->key))
         return kt_diag_set(d, KT_EMALFORMED,
                            "counts: expected 'key', a map of by, scope, period, eenheid and "
                            "definitie (1 to %d printable characters each)",
                            KT_COUNTS_NAME_MAX);
-    if (!s_key(rd, "buckets") || !s_next(rd, &ev, EV_ARRAY))
+    if (!kt_cbor_key(rd, "buckets") || !kt_cbor_next(rd, &ev, KT_CBOR_ARRAY, 0))
         return kt_diag_set(d, KT_EMALFORMED, "counts: expected 'buckets', an array");
     if (ev.n > KT_COUNTS_BUCKETS_MAX)
         return kt_diag_set(d, KT_ETOOBIG, "counts: more than %d buckets", KT_COUNTS_BUCKETS_MAX);
@@ -376,7 +229,7 @@ static int s_decode(struct s_reader *rd, kt_counts_set_t *s, kt_diag_t *d)
 
 int kt_counts_decode(kt_counts_set_t *out, const uint8_t *buf, size_t len, kt_diag_t *d)
 {
-    struct s_reader rd = {buf, len, 0};
+    kt_cbor_reader_t rd = {buf, len, 0};
     struct s_buf w = {NULL, KT_COUNTS_WIRE_MAX_BYTES, 0, 0};
     int rc;
 

@@ -5,19 +5,20 @@
  *
  * Part of the canonical-encoding module with record.c and receipt.c, and
  * written like receipt.c: heads come from libcbor's encoders (shortest
- * form), reads go through its streaming decoder, which never allocates;
+ * form), reads go through its streaming decoder (cbor_read.c), which never
+ * allocates;
  * every item is checked for kind and size as it is read, and what was read
  * is encoded again and must equal the input byte for byte. The points are
  * opaque bytes here (psi.c validates them). It must never accept a body it
  * would not itself write, and never put input bytes into a diagnostic.
  */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cbor.h>
 
 #include "keten/psi.h"
+#include "cbor_read.h"
 
 #define P KT_PSI_POINT_BYTES
 #define S_ENTRIES 11
@@ -232,218 +233,62 @@ int kt_psi_wire_encode(uint8_t **out, size_t *outlen, const kt_psi_msg_t *m, kt_
 
 /* ---- strict decoding ---- */
 
-enum { EV_NONE, EV_MAP, EV_TEXT, EV_BYTES, EV_UINT, EV_OTHER };
+static int s_node(kt_cbor_reader_t *rd, const char *name, char out[KT_NODE_ID_MAX + 1])
+{
+    kt_cbor_event_t ev;
 
-struct s_event {
-    int kind;
-    size_t n;   /* MAP size; TEXT and BYTES length */
-    uint64_t v; /* UINT */
-    const uint8_t *p;
-};
-
-static void s_on_other(void *c)
-{
-    ((struct s_event *)c)->kind = EV_OTHER;
-}
-static void s_on_other_n(void *c, size_t n)
-{
-    (void)n;
-    s_on_other(c);
-}
-static void s_on_uint(struct s_event *ev, uint64_t v)
-{
-    ev->kind = EV_UINT;
-    ev->v = v;
-}
-static void s_on_u8(void *c, uint8_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u16(void *c, uint16_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u32(void *c, uint32_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u64(void *c, uint64_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_neg8(void *c, uint8_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg16(void *c, uint16_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg32(void *c, uint32_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg64(void *c, uint64_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_float(void *c, float v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_double(void *c, double v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_bool(void *c, bool v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_map(void *c, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_MAP;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_string(struct s_event *ev, int kind, cbor_data p, size_t n)
-{
-    ev->kind = kind;
-    ev->p = p;
-    ev->n = n;
-}
-static void s_on_text(void *c, cbor_data p, size_t n)
-{
-    s_on_string(c, EV_TEXT, p, n);
-}
-static void s_on_bytes(void *c, cbor_data p, size_t n)
-{
-    s_on_string(c, EV_BYTES, p, n);
-}
-
-static const struct cbor_callbacks s_callbacks = {
-    .uint8 = s_on_u8,
-    .uint16 = s_on_u16,
-    .uint32 = s_on_u32,
-    .uint64 = s_on_u64,
-    .negint8 = s_on_neg8,
-    .negint16 = s_on_neg16,
-    .negint32 = s_on_neg32,
-    .negint64 = s_on_neg64,
-    .byte_string_start = s_on_other,
-    .byte_string = s_on_bytes,
-    .string = s_on_text,
-    .string_start = s_on_other,
-    .indef_array_start = s_on_other,
-    .array_start = s_on_other_n,
-    .indef_map_start = s_on_other,
-    .map_start = s_on_map,
-    .tag = s_on_neg64,
-    .float2 = s_on_float,
-    .float4 = s_on_float,
-    .float8 = s_on_double,
-    .undefined = s_on_other,
-    .null = s_on_other,
-    .boolean = s_on_bool,
-    .indef_break = s_on_other,
-};
-
-struct s_reader {
-    const uint8_t *b;
-    size_t len, pos;
-};
-
-/* Reads one item; 1 if it is of `kind`. */
-static int s_next(struct s_reader *rd, struct s_event *ev, int kind)
-{
-    struct cbor_decoder_result res;
-
-    memset(ev, 0, sizeof(*ev));
-    if (rd->pos >= rd->len)
-        return 0;
-    res = cbor_stream_decode(rd->b + rd->pos, rd->len - rd->pos, &s_callbacks, ev);
-    if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > rd->len - rd->pos)
-        return 0;
-    rd->pos += res.read;
-    return ev->kind == kind;
-}
-
-static int s_key(struct s_reader *rd, const char *name)
-{
-    struct s_event ev;
-
-    return s_next(rd, &ev, EV_TEXT) && ev.n == strlen(name) && memcmp(ev.p, name, ev.n) == 0;
-}
-
-static int s_fixed_bytes(struct s_reader *rd, const char *name, uint8_t *out, size_t n)
-{
-    struct s_event ev;
-
-    if (!s_key(rd, name) || !s_next(rd, &ev, EV_BYTES) || ev.n != n)
-        return 0;
-    memcpy(out, ev.p, n);
-    return 1;
-}
-
-static int s_node(struct s_reader *rd, const char *name, char out[KT_NODE_ID_MAX + 1])
-{
-    struct s_event ev;
-
-    if (!s_key(rd, name) || !s_next(rd, &ev, EV_TEXT) || ev.n < 1 || ev.n > KT_NODE_ID_MAX)
+    if (!kt_cbor_key(rd, name) || !kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0) || ev.n < 1 ||
+        ev.n > KT_NODE_ID_MAX)
         return 0;
     memcpy(out, ev.p, ev.n);
     out[ev.n] = '\0';
     return kt_keys_valid_id(out);
 }
 
-static int s_u32(struct s_reader *rd, const char *name, uint32_t *out)
+static int s_u32(kt_cbor_reader_t *rd, const char *name, uint32_t *out)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_key(rd, name) || !s_next(rd, &ev, EV_UINT) || ev.v > UINT32_MAX)
+    if (!kt_cbor_key(rd, name) || !kt_cbor_next(rd, &ev, KT_CBOR_UINT, 0) || ev.u > UINT32_MAX)
         return 0;
-    *out = (uint32_t)ev.v;
+    *out = (uint32_t)ev.u;
     return 1;
 }
 
-static int s_name(struct s_reader *rd, const char *key, const char *const *names, int last,
+static int s_name(kt_cbor_reader_t *rd, const char *key, const char *const *names, int last,
                   int *out)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_key(rd, key) || !s_next(rd, &ev, EV_TEXT))
+    if (!kt_cbor_key(rd, key) || !kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0))
         return 0;
     return (*out = s_lookup(names, last, ev.p, ev.n)) != 0;
 }
 
 #define S_BAD(what) kt_diag_set(d, KT_EMALFORMED, "psi message: expected " what)
 
-static int s_decode_map(struct s_reader *rd, kt_psi_msg_t *m, kt_diag_t *d)
+static int s_decode_map(kt_cbor_reader_t *rd, kt_psi_msg_t *m, kt_diag_t *d)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
     int step = 0, mode = 0;
 
-    if (!s_next(rd, &ev, EV_MAP) || ev.n != S_ENTRIES)
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_MAP, S_ENTRIES))
         return S_BAD("a map of 11 entries");
-    if (!s_fixed_bytes(rd, "n", m->nonce, KT_PSI_NONCE_BYTES))
+    if (!kt_cbor_bytes_field(rd, "n", m->nonce, KT_PSI_NONCE_BYTES))
         return S_BAD("'n', a 16-byte string");
-    if (!s_fixed_bytes(rd, "s", m->session, KT_PSI_SESSION_BYTES))
+    if (!kt_cbor_bytes_field(rd, "s", m->session, KT_PSI_SESSION_BYTES))
         return S_BAD("'s', a 16-byte string");
     if (!s_node(rd, "to", m->to))
         return S_BAD("'to', a node id");
-    if (!s_key(rd, "pts") || !s_next(rd, &ev, EV_BYTES) || ev.n % P != 0 ||
+    if (!kt_cbor_key(rd, "pts") || !kt_cbor_next(rd, &ev, KT_CBOR_BYTES, 0) || ev.n % P != 0 ||
         ev.n / P > KT_PSI_CHUNK_POINTS)
         return S_BAD("'pts', a byte string of at most 1800 points of 32 bytes");
     m->pts = ev.n ? ev.p : NULL;
     m->npts = ev.n / P;
     if (!s_node(rd, "from", m->from))
         return S_BAD("'from', a node id");
-    if (!s_key(rd, "list") || !s_next(rd, &ev, EV_TEXT) || !s_list_valid(ev.p, ev.n))
+    if (!kt_cbor_key(rd, "list") || !kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0) ||
+        !s_list_valid(ev.p, ev.n))
         return S_BAD("'list', 1 to 64 of a-z, 0-9, '_' and '-'");
     memcpy(m->list, ev.p, ev.n);
     m->list[ev.n] = '\0';
@@ -484,7 +329,7 @@ static int s_check_canonical(const kt_psi_msg_t *m, const uint8_t *buf, size_t l
 
 int kt_psi_wire_decode(kt_psi_msg_t *out, const uint8_t *buf, size_t len, kt_diag_t *d)
 {
-    struct s_reader rd = {.b = buf, .len = len, .pos = 0};
+    kt_cbor_reader_t rd = {.b = buf, .len = len, .pos = 0};
     kt_psi_msg_t m;
     int rc;
 

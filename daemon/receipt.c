@@ -4,19 +4,19 @@
  *
  * Part of the canonical-encoding module with record.c, and like it a user of
  * libcbor: heads are written with libcbor's encoders (shortest form) and read
- * with its streaming decoder, which never allocates, so no length taken from
- * input ever becomes an allocation size. Decoding accepts exactly one
+ * with its streaming decoder (through cbor_read.c), which never allocates, so
+ * no length taken from input ever becomes an allocation size. Decoding accepts exactly one
  * spelling: whatever it reads is encoded again and must equal the input byte
  * for byte. It must never accept a receipt it would not itself write, and
  * never put input bytes into a diagnostic.
  */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cbor.h>
 
 #include "keten/receipt.h"
+#include "cbor_read.h"
 
 static const char *const s_status[] = {NULL, "accepted", "rejected", "purged"};
 #define S_STATUS_LAST KT_RECEIPT_PURGED
@@ -165,206 +165,42 @@ int kt_receipt_encode(uint8_t **out, size_t *outlen, const kt_receipt_t *r, kt_d
 
 /* ---- strict decoding ---- */
 
-enum { EV_NONE, EV_MAP, EV_ARRAY, EV_UINT, EV_TEXT, EV_BYTES, EV_NULL, EV_OTHER };
-
-/* The one item the streaming decoder reported; p points into the input. */
-struct s_event {
-    int kind;
-    size_t n; /* MAP and ARRAY size; TEXT and BYTES length */
-    uint64_t u; /* UINT value */
-    const uint8_t *p;
-};
-
-static void s_on_other(void *c)
-{
-    ((struct s_event *)c)->kind = EV_OTHER;
-}
-static void s_on_uint(void *c, uint64_t v)
-{
-    ((struct s_event *)c)->kind = EV_UINT;
-    ((struct s_event *)c)->u = v;
-}
-static void s_on_u8(void *c, uint8_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u16(void *c, uint16_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u32(void *c, uint32_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_u64(void *c, uint64_t v)
-{
-    s_on_uint(c, v);
-}
-static void s_on_neg8(void *c, uint8_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg16(void *c, uint16_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg32(void *c, uint32_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_neg64(void *c, uint64_t v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_float(void *c, float v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_double(void *c, double v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_bool(void *c, bool v)
-{
-    (void)v;
-    s_on_other(c);
-}
-static void s_on_array(void *c, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_ARRAY;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_map(void *c, size_t n)
-{
-    ((struct s_event *)c)->kind = EV_MAP;
-    ((struct s_event *)c)->n = n;
-}
-static void s_on_null(void *c)
-{
-    ((struct s_event *)c)->kind = EV_NULL;
-}
-static void s_on_string(struct s_event *ev, int kind, cbor_data p, size_t n)
-{
-    ev->kind = kind;
-    ev->p = p;
-    ev->n = n;
-}
-static void s_on_text(void *c, cbor_data p, size_t n)
-{
-    s_on_string(c, EV_TEXT, p, n);
-}
-static void s_on_bytes(void *c, cbor_data p, size_t n)
-{
-    s_on_string(c, EV_BYTES, p, n);
-}
-
-/* Only definite maps and arrays, unsigned integers, text, byte strings and
- * null are of use; the rest is "other". */
-static const struct cbor_callbacks s_callbacks = {
-    .uint8 = s_on_u8,
-    .uint16 = s_on_u16,
-    .uint32 = s_on_u32,
-    .uint64 = s_on_u64,
-    .negint8 = s_on_neg8,
-    .negint16 = s_on_neg16,
-    .negint32 = s_on_neg32,
-    .negint64 = s_on_neg64,
-    .byte_string_start = s_on_other,
-    .byte_string = s_on_bytes,
-    .string = s_on_text,
-    .string_start = s_on_other,
-    .indef_array_start = s_on_other,
-    .array_start = s_on_array,
-    .indef_map_start = s_on_other,
-    .map_start = s_on_map,
-    .tag = s_on_neg64,
-    .float2 = s_on_float,
-    .float4 = s_on_float,
-    .float8 = s_on_double,
-    .undefined = s_on_other,
-    .null = s_on_null,
-    .boolean = s_on_bool,
-    .indef_break = s_on_other,
-};
-
-struct s_reader {
-    const uint8_t *b;
-    size_t len, pos;
-};
-
-/* Reads one item; 1 if it is of `kind` (and, for strings, of length n unless n is 0). */
-static int s_next(struct s_reader *rd, struct s_event *ev, int kind, size_t n)
-{
-    struct cbor_decoder_result res;
-
-    memset(ev, 0, sizeof(*ev));
-    if (rd->pos >= rd->len)
-        return 0;
-    res = cbor_stream_decode(rd->b + rd->pos, rd->len - rd->pos, &s_callbacks, ev);
-    if (res.status != CBOR_DECODER_FINISHED || res.read == 0 || res.read > rd->len - rd->pos)
-        return 0;
-    rd->pos += res.read;
-    return ev->kind == kind && (n == 0 || ev->n == n);
-}
-
-static int s_key(struct s_reader *rd, const char *name)
-{
-    struct s_event ev;
-
-    return s_next(rd, &ev, EV_TEXT, strlen(name)) && memcmp(ev.p, name, ev.n) == 0;
-}
-
-static int s_bytes_field(struct s_reader *rd, const char *name, uint8_t *out, size_t n)
-{
-    struct s_event ev;
-
-    if (!s_key(rd, name) || !s_next(rd, &ev, EV_BYTES, n))
-        return 0;
-    memcpy(out, ev.p, n);
-    return 1;
-}
-
 /* null, or [seq, time, hash, sig] */
-static int s_head_field(struct s_reader *rd, kt_receipt_t *r)
+static int s_head_field(kt_cbor_reader_t *rd, kt_receipt_t *r)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_key(rd, "head"))
+    if (!kt_cbor_key(rd, "head"))
         return 0;
-    if (!s_next(rd, &ev, EV_ARRAY, 4))
-        return ev.kind == EV_NULL;
-    if (!s_next(rd, &ev, EV_UINT, 0))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_ARRAY, 4))
+        return ev.kind == KT_CBOR_NULL;
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_UINT, 0))
         return 0;
     r->head_seq = ev.u;
-    if (!s_next(rd, &ev, EV_UINT, 0))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_UINT, 0))
         return 0;
     r->head_time = ev.u;
-    if (!s_next(rd, &ev, EV_BYTES, KT_RECEIPT_HEAD_BYTES))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_BYTES, KT_RECEIPT_HEAD_BYTES))
         return 0;
     memcpy(r->head, ev.p, KT_RECEIPT_HEAD_BYTES);
-    if (!s_next(rd, &ev, EV_BYTES, KT_RECEIPT_HEAD_SIG_BYTES))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_BYTES, KT_RECEIPT_HEAD_SIG_BYTES))
         return 0;
     memcpy(r->head_sig, ev.p, KT_RECEIPT_HEAD_SIG_BYTES);
     r->has_head = 1;
     return 1;
 }
 
-static int s_decode_map(struct s_reader *rd, kt_receipt_t *r, kt_diag_t *d)
+static int s_decode_map(kt_cbor_reader_t *rd, kt_receipt_t *r, kt_diag_t *d)
 {
-    struct s_event ev;
+    kt_cbor_event_t ev;
 
-    if (!s_next(rd, &ev, EV_MAP, 5))
+    if (!kt_cbor_next(rd, &ev, KT_CBOR_MAP, 5))
         return kt_diag_set(d, KT_EMALFORMED, "receipt: expected a map of 5 entries");
-    if (!s_bytes_field(rd, "ref", r->ref, KT_RECEIPT_REF_BYTES))
+    if (!kt_cbor_bytes_field(rd, "ref", r->ref, KT_RECEIPT_REF_BYTES))
         return kt_diag_set(d, KT_EMALFORMED, "receipt: expected 'ref', a %d-byte string",
                            KT_RECEIPT_REF_BYTES);
-    if (!s_key(rd, "code") || !s_next(rd, &ev, EV_TEXT, 0) || !s_code_valid(ev.p, ev.n))
+    if (!kt_cbor_key(rd, "code") || !kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0) ||
+        !s_code_valid(ev.p, ev.n))
         return kt_diag_set(d, KT_EMALFORMED, "receipt: expected 'code', 1 to %d of a-z and '_'",
                            KT_RECEIPT_CODE_MAX);
     memcpy(r->code, ev.p, ev.n);
@@ -374,10 +210,10 @@ static int s_decode_map(struct s_reader *rd, kt_receipt_t *r, kt_diag_t *d)
                            "receipt: expected 'head', null or [seq, time, %d-byte hash, "
                            "%d-byte signature]",
                            KT_RECEIPT_HEAD_BYTES, KT_RECEIPT_HEAD_SIG_BYTES);
-    if (!s_bytes_field(rd, "digest", r->digest, KT_RECEIPT_DIGEST_BYTES))
+    if (!kt_cbor_bytes_field(rd, "digest", r->digest, KT_RECEIPT_DIGEST_BYTES))
         return kt_diag_set(d, KT_EMALFORMED, "receipt: expected 'digest', a %d-byte string",
                            KT_RECEIPT_DIGEST_BYTES);
-    if (!s_key(rd, "status") || !s_next(rd, &ev, EV_TEXT, 0) ||
+    if (!kt_cbor_key(rd, "status") || !kt_cbor_next(rd, &ev, KT_CBOR_TEXT, 0) ||
         s_status_parse(ev.p, ev.n, &r->status) != 0)
         return kt_diag_set(d, KT_EMALFORMED,
                            "receipt: expected 'status': accepted, rejected or purged");
@@ -400,7 +236,7 @@ static int s_check_canonical(const kt_receipt_t *r, const uint8_t *buf, size_t l
 
 int kt_receipt_decode(kt_receipt_t *out, const uint8_t *buf, size_t len, kt_diag_t *d)
 {
-    struct s_reader rd = {.b = buf, .len = len, .pos = 0};
+    kt_cbor_reader_t rd = {.b = buf, .len = len, .pos = 0};
     kt_receipt_t r;
     int rc;
 
