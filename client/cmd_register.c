@@ -271,6 +271,43 @@ static void s_md_versions(FILE *f, const kt_register_version_t *v, size_t n)
     fputc('\n', f);
 }
 
+static const char *s_lists_text(int lists)
+{
+    return lists == KT_POLICY_LISTS_MEMBERSHIP    ? "ja; de partner leert ook welke van zijn eigen "
+                                                    "leerlingen bij ons ontbreken"
+           : lists == KT_POLICY_LISTS_CARDINALITY ? "ja; de partner leert alleen de aantallen"
+                                                  : "nee";
+}
+
+/* Comparing registries (doel lijstvergelijking), per partner whose version
+ * in force has a reconcile group: a processing of its own. */
+static void s_md_reconcile(FILE *f, const kt_register_t *reg)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < reg->nversions; i++)
+        n += reg->versions[i].reconcile_counts || reg->versions[i].reconcile_lists;
+    fprintf(f, "### Registervergelijking (doel `lijstvergelijking`)\n\n");
+    if (n == 0) {
+        fprintf(f, "Geen: geen partner mag registers vergelijken.\n\n");
+        return;
+    }
+    fprintf(f, "Eigen geïmporteerde lijsten (thuiszitterregisters) worden vergeleken zonder ze te "
+               "verstrekken: aantallen als ondertekende telvectoren, lijsten privé (private set "
+               "intersection, docs/protocol.md §12). Geen leerlingnummer verlaat de node.\n\n");
+    fprintf(f, "| partner | rol | aantallen | onderdrukt onder | lijsten |\n|---|---|---|---|---|\n");
+    for (i = 0; i < reg->nversions; i++) {
+        const kt_register_version_t *v = &reg->versions[i];
+
+        if (!v->reconcile_counts && !v->reconcile_lists)
+            continue;
+        fprintf(f, "| `%s` | %s | %s | %d | %s |\n", v->partner, s_role_text(v->role),
+                v->reconcile_counts ? "ja" : "nee", v->suppress_below,
+                s_lists_text(v->reconcile_lists));
+    }
+    fputc('\n', f);
+}
+
 /* Partners with their types per direction, from the activities in force. */
 static void s_md_recipients(FILE *f, const kt_register_t *reg)
 {
@@ -409,6 +446,8 @@ static void s_markdown(FILE *f, const kt_register_t *reg, const char *conf_path)
     else
         s_md_versions(f, reg->versions, reg->nversions);
 
+    s_md_reconcile(f, reg);
+
     fprintf(f, "## 9. Aangekondigd\n\n");
     if (reg->nannounced == 0) {
         fprintf(f, "Geen beleidsversies met een latere ingangsdatum.\n");
@@ -445,12 +484,17 @@ static json_t *s_json_versions(const kt_register_version_t *v, size_t n)
     size_t i;
 
     for (i = 0; a != NULL && i < n; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:s, s:i}", "partner",
-                                           v[i].partner, "role", s_role_text(v[i].role), "version",
-                                           v[i].version, "valid_from", v[i].valid_from,
-                                           "valid_until", s_json_str_or_null(v[i].valid_until),
-                                           "reference", s_json_str_or_null(v[i].reference), "file",
-                                           v[i].file, "line", v[i].line));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s, s:i, s:s, s:o, s:o, s:s, s:i, s:{s:b, s:i, s:s}}", "partner",
+                         v[i].partner, "role", s_role_text(v[i].role), "version", v[i].version,
+                         "valid_from", v[i].valid_from, "valid_until",
+                         s_json_str_or_null(v[i].valid_until), "reference",
+                         s_json_str_or_null(v[i].reference), "file", v[i].file, "line", v[i].line,
+                         "reconcile", "counts", v[i].reconcile_counts, "suppress_below",
+                         v[i].suppress_below, "lists",
+                         v[i].reconcile_lists == KT_POLICY_LISTS_MEMBERSHIP    ? "membership"
+                         : v[i].reconcile_lists == KT_POLICY_LISTS_CARDINALITY ? "cardinality"
+                                                                               : "none"));
     return a;
 }
 

@@ -433,6 +433,9 @@ static int s_versions(struct kt_register_priv *reg, const kt_policy_set_t *set,
         o->reference = v->reference;
         o->file = v->file;
         o->line = v->line;
+        o->reconcile_counts = v->reconcile_counts;
+        o->suppress_below = v->suppress_below;
+        o->reconcile_lists = v->reconcile_lists;
     }
     /* Announced versions, one entry per (partner, version), from their rules;
      * the version's own position, as explain names it. */

@@ -70,6 +70,9 @@ typedef struct kt_register_version {
     const char *reference;   /* NULL when none */
     const char *file;
     int line;
+    /* the version's reconcile group (policy.h): what the partner may do with
+     * our registries; all 0 when the version has none */
+    int reconcile_counts, suppress_below, reconcile_lists;
 } kt_register_version_t;
 
 /* A partner under one rule of an activity. */

@@ -48,7 +48,8 @@ setup_net() {
     [ "$(jq -c '.controller | keys' reg.json)" = '["config","node","policies_dir","role"]' ]
     [ "$(jq -c '.processing[0] | keys' reg.json)" = '["avg_article","consent_by","data_categories","data_subjects","doel","grondslag","parties","record_type","special"]' ]
     [ "$(jq -c '.processing[0].parties[0] | keys' reg.json)" = '["direction","fields","file","identifier","line","partner","reference","retention_days","role","toestemming_door","valid_from","valid_until","version"]' ]
-    [ "$(jq -c '.policies[0] | keys' reg.json)" = '["file","line","partner","reference","role","valid_from","valid_until","version"]' ]
+    [ "$(jq -c '.policies[0] | keys' reg.json)" = '["file","line","partner","reconcile","reference","role","valid_from","valid_until","version"]' ]
+    [ "$(jq -c '.policies[0].reconcile | keys' reg.json)" = '["counts","lists","suppress_below"]' ]
     [ "$(jq -c '.security_measures[0] | keys' reg.json)" = '["code","ref","text"]' ]
     [ "$(jq -c '.announced | keys' reg.json)" = '["policies","processing"]' ]
     [ "$(jq -r '.register, .format_version, .date, .controller.node, .controller.role, .transfers_outside_eea' reg.json | tr '\n' ' ')" = "avg_art30 1 2026-03-01 swv-vo-9901 swv false " ]
@@ -134,4 +135,15 @@ setup_net() {
     run ctl register --help
     [ "$status" -eq 0 ]
     [[ "$output" == "usage: ketenctl register"* ]]
+}
+
+@test "comparing registries is in the register: with whom, counts, and what the partner may learn" {
+    setup_net
+    run ctl register -c swv.conf --date 2026-03-01 --format json
+    [ "$status" -eq 0 ]
+    echo "$output" >reg.json
+    [ "$(jq -c '[.policies[] | select(.partner == "gemeente-nijmegen") | .reconcile]' reg.json)" = '[{"counts":true,"lists":"membership","suppress_below":0}]' ]
+    [ "$(jq -c '[.policies[] | select(.partner == "school-de-linde") | .reconcile.lists]' reg.json)" = '["none"]' ]
+    run ctl register -c swv.conf --date 2026-03-01
+    [[ "$output" == *'| `gemeente-nijmegen` | gemeente | ja | 0 | ja; de partner leert ook welke van zijn eigen leerlingen bij ons ontbreken |'* ]]
 }
