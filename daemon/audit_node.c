@@ -67,8 +67,8 @@ static int s_run(kt_store_t *st, const char *sql, const char *a, const kt_conf_p
     return rc < 0 ? rc : 0;
 }
 
-static int s_partner(kt_store_t *st, const char *actor, const kt_conf_partner_t *p, int64_t now,
-                     kt_diag_t *d)
+static int s_partner(kt_store_t *st, const char *actor, const kt_conf_partner_t *p, int self,
+                     int64_t now, kt_diag_t *d)
 {
     static const char retire[] =
         "UPDATE partner_keys SET retired = ?2 WHERE partner = ?1 AND retired IS NULL";
@@ -82,9 +82,13 @@ static int s_partner(kt_store_t *st, const char *actor, const kt_conf_partner_t 
     if ((rc = s_known(st, p->id, fp, d)) != 0 || strcmp(fp, p->fingerprint) == 0)
         return rc;
     if (fp[0] != '\0') {
-        snprintf(why, sizeof(why), "key %s replaces %s", p->fingerprint, fp);
+        snprintf(why, sizeof(why), "%skey %s replaces %s", self ? "own " : "", p->fingerprint, fp);
         if ((rc = s_run(st, retire, p->id, NULL, now, d)) != 0 ||
             (rc = s_entry(st, actor, KT_AUDIT_KEY_CHANGED, "trusted", p->id, why, d)) != 0)
+            return rc;
+    } else if (self) {
+        snprintf(why, sizeof(why), "own key %s first used", p->fingerprint);
+        if ((rc = s_entry(st, actor, KT_AUDIT_KEY_CHANGED, "trusted", p->id, why, d)) != 0)
             return rc;
     } else {
         snprintf(why, sizeof(why), "role %s, key %s", kt_role_name(p->role), p->fingerprint);
@@ -94,9 +98,27 @@ static int s_partner(kt_store_t *st, const char *actor, const kt_conf_partner_t 
     return s_run(st, add, p->id, p, now, d);
 }
 
+/* The node's own key, remembered in partner_keys under its own id: a new
+ * key is audited, and checkpoints signed before it need the old .pub. */
+static int s_self(kt_store_t *st, const kt_conf_t *conf, const char *actor, int64_t now,
+                  kt_diag_t *d)
+{
+    kt_conf_partner_t me;
+
+    memset(&me, 0, sizeof(me));
+    snprintf(me.id, sizeof(me.id), "%s", conf->id);
+    me.pub = *kt_keys_public(conf->keys);
+    me.role = me.pub.role;
+    snprintf(me.fingerprint, sizeof(me.fingerprint), "%s", conf->fingerprint);
+    return s_partner(st, actor, &me, 1, now, d);
+}
+
 static int s_configured(const kt_conf_t *conf, const char *id)
 {
     size_t i;
+
+    if (strcmp(conf->id, id) == 0)
+        return 1; /* the node itself (s_self) */
 
     for (i = 0; i < conf->n_partners; i++)
         if (strcmp(conf->partners[i].id, id) == 0)
@@ -194,8 +216,9 @@ int kt_audit_node_config(kt_store_t *st, const kt_conf_t *conf, const kt_policy_
 
     if (own && (rc = kt_store_begin(st, d)) != 0)
         return rc;
-    for (i = 0, rc = 0; rc == 0 && i < conf->n_partners; i++)
-        rc = s_partner(st, actor, &conf->partners[i], now, d);
+    rc = s_self(st, conf, actor, now, d);
+    for (i = 0; rc == 0 && i < conf->n_partners; i++)
+        rc = s_partner(st, actor, &conf->partners[i], 0, now, d);
     if (rc == 0)
         rc = s_removed(st, conf, actor, now, d);
     if (rc == 0 && set != NULL)

@@ -59,6 +59,10 @@ consented_flow() {
     run audit_rows gemeente-a "$(rid "$id")"
     echo "$output"
     [[ "$output" == received\|accepted\|school-a\|geoorloofd_verzuim\|toestemming\|melding_geoorloofd\|0\|1\|*leerling_id* ]]
+    # the node's own key and its partners' keys are on record from the start
+    [ "$(sqlite3 "$(node_db school-a)" "SELECT action || ' ' || counterparty FROM audit
+        WHERE action IN ('key_changed', 'partner_added') ORDER BY seq")" = \
+        "$(printf 'key_changed school-a\npartner_added gemeente-a\npartner_added swv-a')" ]
     # the actor of a partner's action is the partner's key fingerprint
     fp=$("$KETENCTL" key show "$T/keys/school-a.pub" | sed -n 's/^fingerprint:[[:space:]]*//p' | head -1)
     [ -n "$fp" ]
@@ -105,9 +109,14 @@ consented_flow() {
         FROM audit WHERE action = 'refused'"
     echo "$output"
     [[ "$output" == "refused|refused|swv-a|verzuimmelding|refused: no send rule for verzuimmelding to swv-a"* ]]
-    # no value of either record anywhere in the audit table
+    # no value of either record anywhere in the audit table, or in its export
     run sqlite3 "$(node_db school-a)" "SELECT * FROM audit"
     [[ "$output" != *"$BSN"* && "$output" != *schoolgebonden* && "$output" != *2026-09-07* ]]
+    for fmt in csv json; do
+        run nctl2 school-a audit export --format $fmt
+        [ "$status" -eq 0 ]
+        [[ "$output" == *refused* && "$output" != *"$BSN"* && "$output" != *schoolgebonden* ]]
+    done
 }
 
 @test "receipts carry the receiver's signed checkpoint; the sender keeps it and verify --witness checks it" {
