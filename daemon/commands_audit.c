@@ -6,8 +6,9 @@
  * Owns the mapping from those requests to kt_audit_list / kt_audit_verify
  * and the JSON form of an entry. Both are for the auditor role alone. A
  * leerling_id given as a filter becomes the subject pseudonym at once and
- * nothing else of it is kept. Must never write to the log (reading it is
- * not an action the log records here: the lead decides that), never put a
+ * nothing else of it is kept. Reading the log is not audited, except a
+ * lookup of one pupil (its first page), which is a subject access like
+ * `subject show` and is written before the answer. Must never put a
  * leerling_id or any argument value into a reply message or a log line,
  * and never answer a page larger than KT_AUDIT_PAGE_MAX entries.
  */
@@ -18,6 +19,7 @@
 
 #include "keten/audit.h"
 #include "keten/commands_audit.h"
+#include "keten/trail.h"
 #include "keten/envelope.h"
 #include "keten/record.h"
 #include "keten/vault.h"
@@ -187,6 +189,28 @@ struct s_page {
     int more;
 };
 
+/* One pupil's entries looked up: audited like a subject access. */
+static int s_audit_lookup(kt_commands_t *c, const kt_ctl_caller_t *who, const kt_audit_filter_t *f,
+                          kt_diag_t *d)
+{
+    char actor[KT_AUDIT_ACTOR_MAX + 1];
+    kt_trail_t t;
+    int rc;
+
+    kt_trail_uid(actor, (unsigned)who->uid);
+    memset(&t, 0, sizeof(t));
+    t.actor = actor;
+    t.action = KT_AUDIT_SUBJECT_ACCESS;
+    t.decision = "listed";
+    t.reason = "audit list --leerling";
+    t.subject = f->subject;
+    if ((rc = kt_store_begin(c->st, d)) != 0)
+        return rc;
+    if ((rc = kt_trail_write(c->st, &t, d)) != 0 || (rc = kt_store_commit(c->st, d)) != 0)
+        kt_store_rollback(c->st);
+    return rc;
+}
+
 /* Asked for limit + 1 entries: the extra one only says there is more. */
 static int s_each(void *ctx, const kt_audit_entry_t *e)
 {
@@ -211,9 +235,11 @@ static int s_list(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *req
     kt_diag_t d = {{0}};
     int rc;
 
-    (void)who;
     if ((rc = s_filter(c, req, &f, rep)) != 0)
         return rc;
+    if (f.has_subject && f.after_seq == 0 && (rc = s_audit_lookup(c, who, &f, &d)) != 0)
+        return kt_ctl_reply_error(rep, rc, "not answered, the lookup could not be audited: %s",
+                                  d.msg);
     page.limit = f.limit;
     page.last = f.after_seq;
     f.limit++;

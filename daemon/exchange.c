@@ -996,7 +996,7 @@ int kt_exchange_submit_also(kt_exchange_t *x, const char *actor, const char *con
     return 0;
 record_fail:
     kt_store_rollback(x->st);
-    if (rc == KT_EDENIED)
+    if (rc == KT_EDENIED || rc == KT_EINVAL) /* a policy said no */
         s_trail_refused(x, actor, records[i], lens[i], refused_by, d->msg);
     kt_diag_prefix(d, "record %zu", i + 1);
     kt_exchange_copies_free(copies);

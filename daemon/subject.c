@@ -151,6 +151,16 @@ int kt_subject_forget(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES], k
                            "cannot forget this subject: %lld consent record(s) of theirs are "
                            "still kept; purge them first",
                            (long long)n);
+    /* An imported list entry is locked under this key too; its list owns
+     * it (replaced whole, or expiring), so the key stays until then. */
+    if ((rc = s_count(st, "SELECT count(*) FROM registry_entry WHERE subject = ?", subject, &n,
+                      d)) != 0)
+        return rc;
+    if (n > 0)
+        return kt_diag_set(d, KT_EEXIST,
+                           "cannot forget this subject: they are on %lld imported list(s); "
+                           "import those lists again without them, or let them expire",
+                           (long long)n);
     if ((rc = s_prepare_subject(&q, st, "DELETE FROM subject_keys WHERE subject = ?", subject,
                                 d)) != 0)
         return rc;

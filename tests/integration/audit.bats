@@ -282,6 +282,9 @@ actl() {
     run actl list --leerling 111222333
     [ "$status" -eq 0 ]
     [[ "$output" != *111222333* ]]
+    # and the lookup of one pupil is itself a subject access, in the log
+    total=$((total + 1))
+    [ "$(sqlite3 "$(node_db school-a)" "SELECT action || ' ' || decision FROM audit WHERE seq = $total")" = "subject_access listed" ]
     run actl list --leerling 123456789
     [ "$status" -eq 1 ]
     [[ "$output" == *"leerling: not a BSN or onderwijsnummer"* ]]

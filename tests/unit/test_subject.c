@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "keten/consent.h"
+#include "keten/registry.h"
 #include "keten/subject.h"
 #include "keten/vault.h"
 
@@ -36,7 +37,8 @@ static int s_setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     kt_diag_t d;
 
-    if (f == NULL || kt_keys_init() != 0 || kt_keys_generate(&f->k1, "school-a", KT_ROLE_SCHOOL, &d) != 0 ||
+    if (f == NULL || kt_keys_init() != 0 ||
+        kt_keys_generate(&f->k1, "school-a", KT_ROLE_SCHOOL, &d) != 0 ||
         kt_keys_generate(&f->k2, "swv-b", KT_ROLE_SWV, &d) != 0 ||
         kt_vault_new(&f->v1, f->k1, &d) != 0 || kt_vault_new(&f->v2, f->k2, &d) != 0 ||
         kt_store_open_memory(&f->st, &d) != 0)
@@ -88,8 +90,11 @@ static size_t s_wrapped(kt_store_t *st, const uint8_t subject[KT_SUBJECT_BYTES],
     kt_diag_t d;
     size_t n = 0;
 
-    assert_int_equal(kt_store_prepare(st, &q, "SELECT wrapped_key FROM subject_keys WHERE "
-                                              "subject = ?", &d), 0);
+    assert_int_equal(kt_store_prepare(st, &q,
+                                      "SELECT wrapped_key FROM subject_keys WHERE "
+                                      "subject = ?",
+                                      &d),
+                     0);
     assert_int_equal(kt_stmt_bind_blob(q, 1, subject, KT_SUBJECT_BYTES), 0);
     if (kt_stmt_step(q, &d) == KT_STORE_ROW) {
         n = kt_stmt_column_bytes(q, 0);
@@ -118,15 +123,16 @@ static void test_lock_unlock_and_forget(void **state)
     assert_int_equal(kt_store_commit(f->st, &d), 0);
     assert_int_equal(kt_subject_exists(f->st, subject, &d), 1);
 
-    assert_int_equal(kt_vault_lock_subject(&locked, &len, s_plain, sizeof(s_plain), s_ad,
-                                           sizeof(s_ad), k, &d), 0);
+    assert_int_equal(
+        kt_vault_lock_subject(&locked, &len, s_plain, sizeof(s_plain), s_ad, sizeof(s_ad), k, &d),
+        0);
     assert_int_equal(locked[0], KT_VAULT_SUBJECT_VERSION);
     assert_int_equal(len, sizeof(s_plain) + KT_VAULT_OVERHEAD_BYTES);
     assert_null(memmem(locked, len, "111222333", 9));
     /* the same key comes back from the table */
     assert_int_equal(kt_subject_get_key(&again, f->st, f->v1, subject, 0, &d), 0);
-    assert_int_equal(kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad),
-                                             again, &d), 0);
+    assert_int_equal(
+        kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad), again, &d), 0);
     assert_memory_equal(plain, s_plain, sizeof(s_plain));
     kt_vault_free(plain, plen);
     kt_vault_key_destroy(&again);
@@ -140,8 +146,9 @@ static void test_lock_unlock_and_forget(void **state)
     assert_int_equal(kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad), k, &d),
                      KT_EAUTH);
     locked[len - 1] ^= 1;
-    assert_int_equal(kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad) - 1, k,
-                                             &d), KT_EAUTH);
+    assert_int_equal(
+        kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad) - 1, k, &d),
+        KT_EAUTH);
     /* the wrapped key only opens for its own subject on its own node */
     wlen = s_wrapped(f->st, subject, wrapped, sizeof(wrapped));
     assert_int_equal(wlen, KT_SUBJECT_KEY_BYTES + KT_VAULT_OVERHEAD_BYTES);
@@ -164,8 +171,9 @@ static void test_lock_unlock_and_forget(void **state)
     /* a new key for the same pupil does not open the old payload */
     assert_int_equal(kt_subject_get_key(&again, f->st, f->v1, subject, 1, &d), 0);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
-    assert_int_equal(kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad),
-                                             again, &d), KT_EAUTH);
+    assert_int_equal(
+        kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad), again, &d),
+        KT_EAUTH);
     kt_vault_key_destroy(&again);
     kt_vault_key_destroy(&k);
     kt_vault_key_destroy(&k); /* idempotent */
@@ -187,14 +195,16 @@ static void test_stored_key_is_wrapped(void **state)
     assert_int_equal(kt_store_begin(f->st, &d), 0);
     assert_int_equal(kt_subject_get_key(&k, f->st, f->v1, subject, 1, &d), 0);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
-    assert_int_equal(kt_vault_lock_subject(&locked, &len, s_plain, sizeof(s_plain), s_ad,
-                                           sizeof(s_ad), k, &d), 0);
+    assert_int_equal(
+        kt_vault_lock_subject(&locked, &len, s_plain, sizeof(s_plain), s_ad, sizeof(s_ad), k, &d),
+        0);
     wlen = s_wrapped(f->st, subject, wrapped, sizeof(wrapped));
     assert_true(wlen > KT_SUBJECT_KEY_BYTES);
     for (i = 0; i + KT_SUBJECT_KEY_BYTES <= wlen; i++) {
         assert_int_equal(kt_vault_key_from_bytes(&w, wrapped + i, &d), 0);
-        assert_int_equal(kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad), w,
-                                                 &d), KT_EAUTH);
+        assert_int_equal(
+            kt_vault_unlock_subject(&plain, &plen, locked, len, s_ad, sizeof(s_ad), w, &d),
+            KT_EAUTH);
         kt_vault_key_destroy(&w);
     }
     /* the search works: the real key opens it */
@@ -209,9 +219,14 @@ static void test_consent_blocks_forget(void **state)
 {
     struct fx *f = *state;
     static const char *const types[] = {"geoorloofd_verzuim"};
-    kt_consent_grant_t g = {.recipient = "gemeente-a", .doel = "melding_geoorloofd",
-                            .types = types, .ntypes = 1, .door = "ouders", .informed = 1,
-                            .gegeven_op = "2026-01-05", .geldig_tot = "2026-07-31"};
+    kt_consent_grant_t g = {.recipient = "gemeente-a",
+                            .doel = "melding_geoorloofd",
+                            .types = types,
+                            .ntypes = 1,
+                            .door = "ouders",
+                            .informed = 1,
+                            .gegeven_op = "2026-01-05",
+                            .geldig_tot = "2026-07-31"};
     uint8_t id[KT_CONSENT_ID_BYTES], (*ids)[KT_CONSENT_ID_BYTES] = NULL;
     size_t n = 0;
     kt_diag_t d;
@@ -232,6 +247,34 @@ static void test_consent_blocks_forget(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(kt_subject_forget(f->st, g.subject, &d), 0);
     assert_int_equal(kt_store_commit(f->st, &d), 0);
+}
+
+/* A pupil on an imported list keeps their key until the list lets go. */
+static void test_registry_blocks_forget(void **state)
+{
+    struct fx *f = *state;
+    static const char csv[] =
+        "leerling_id,geboortedatum,onderwijssoort,woongemeente,brin,swv,ingeschreven,verzuim,"
+        "vrijstelling,geschorst,belastbaarheid,begindatum,einddatum,aanwezigheid_pct\n"
+        "999600011,2007-01-01,vo,0252,geen,VO9901,nee,geen,art_5a,nee,onbekend,2021-05-01,"
+        "2021-05-21,0\n";
+    kt_registry_entry_t *e = NULL;
+    kt_registry_info_t info;
+    uint8_t subject[KT_SUBJECT_BYTES];
+    size_t n = 0;
+    kt_diag_t d;
+
+    assert_int_equal(kt_registry_csv_parse(&e, &n, csv, sizeof(csv) - 1, &d), 0);
+    assert_int_equal(
+        kt_registry_import(f->st, f->v1, "lijst", e, n, "2026-01-05", 90, 1, NULL, &info, &d), 0);
+    kt_registry_entries_free(e, n);
+    assert_int_equal(kt_vault_subject(subject, f->v1, "999600011", &d), 0);
+    assert_int_equal(kt_store_begin(f->st, &d), 0);
+    assert_int_equal(kt_subject_forget(f->st, subject, &d), KT_EEXIST);
+    assert_string_equal(d.msg, "cannot forget this subject: they are on 1 imported list(s); "
+                               "import those lists again without them, or let them expire");
+    assert_int_equal(kt_subject_exists(f->st, subject, &d), 1);
+    kt_store_rollback(f->st);
 }
 
 /* secure_delete + checkpoint: the wrapped key is gone from the file and WAL. */
@@ -297,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_unlock_and_forget, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stored_key_is_wrapped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_consent_blocks_forget, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_registry_blocks_forget, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_forget_leaves_no_trace_in_files, s_setup, s_teardown),
     };
 
