@@ -509,6 +509,25 @@ size_t kt_counts_suppress(kt_counts_set_t *s, int64_t threshold)
     return k;
 }
 
+size_t kt_counts_suppress_complement(kt_counts_set_t *s)
+{
+    size_t i, hidden = 0, pick = s->n;
+
+    for (i = 0; i < s->n; i++)
+        hidden += s->b[i].suppressed != 0;
+    if (hidden != 1)
+        return 0;
+    for (i = 0; i < s->n; i++)
+        if (!s->b[i].suppressed && s->b[i].value >= 1 &&
+            (pick == s->n || s->b[i].value < s->b[pick].value))
+            pick = i;
+    if (pick == s->n)
+        return 0;
+    s->b[pick].suppressed = 1;
+    s->b[pick].value = 0;
+    return 1;
+}
+
 /* ---- differences ---- */
 
 static const kt_counts_bucket_t *s_find(const kt_counts_set_t *s, const char *name)

@@ -80,9 +80,8 @@ static const struct s_field s_version_fields[] = {
     {"reconcile", S_GROUP, 0},
 };
 static const struct s_field s_reconcile_fields[] = {
-    {"counts", S_BOOL, 0},
-    {"suppress_below", S_INT, 0},
-    {"lists", S_STR, 0},
+    {"counts", S_BOOL, 0},         {"suppress_below", S_INT, 0}, {"lists", S_STR, 0},
+    {"list_names", S_STR_LIST, 0}, {"max_ids", S_INT, 0},        {"per_day", S_INT, 0},
 };
 static const struct s_field s_rule_fields[] = {
     {"type", S_STR, 1},
@@ -593,6 +592,44 @@ static void s_version_reference(struct s_ctx *x, const config_setting_t *vg, str
         v->pub.reference = s_own(x, t);
 }
 
+/* list_names = [ "thuiszitters", ... ]: which of our lists the partner may
+ * compare with (comma-joined into one owned string); absent: any. */
+static void s_reconcile_names(struct s_ctx *x, const config_setting_t *g, struct s_version *v,
+                              const char *in)
+{
+    config_setting_t *s = s_member(g, "list_names", S_STR_LIST);
+    char joined[KT_POLICY_RECONCILE_NAMES_MAX + 1];
+    size_t len = 0;
+    int i, n;
+
+    if (s == NULL)
+        return;
+    joined[0] = '\0';
+    n = config_setting_length(s);
+    for (i = 0; i < n; i++) {
+        const char *t = config_setting_get_string_elem(s, (unsigned)i);
+        size_t k = t ? strlen(t) : 0, j;
+        int ok = k >= 1 && k <= 64;
+
+        for (j = 0; ok && j < k; j++)
+            ok = (t[j] >= 'a' && t[j] <= 'z') || (t[j] >= '0' && t[j] <= '9') || t[j] == '_' ||
+                 t[j] == '-';
+        if (!ok) {
+            s_err(x, s_line(s),
+                  "%s'list_names' entry %d is not a list name (1 to 64 of a-z, 0-9, "
+                  "'_' and '-')",
+                  in, i + 1);
+            return;
+        }
+        if (len + k + 2 > sizeof(joined)) {
+            s_err(x, s_line(s), "%s'list_names' is too long", in);
+            return;
+        }
+        len += (size_t)snprintf(joined + len, sizeof(joined) - len, "%s%s", len ? "," : "", t);
+    }
+    v->pub.reconcile_names = s_own(x, joined);
+}
+
 /* reconcile = { counts = true; suppress_below = 5; lists = "membership"; }:
  * what this partner may do with our registries (docs/policy.md). */
 static void s_version_reconcile(struct s_ctx *x, const config_setting_t *vg, struct s_version *v,
@@ -623,6 +660,25 @@ static void s_version_reconcile(struct s_ctx *x, const config_setting_t *vg, str
         else
             v->pub.reconcile_lists = m;
     }
+    v->pub.reconcile_max_ids = KT_POLICY_RECONCILE_MAX_IDS;
+    v->pub.reconcile_per_day = KT_POLICY_RECONCILE_PER_DAY;
+    if ((s = s_member(g, "max_ids", S_INT)) != NULL) {
+        long long n = config_setting_get_int64(s);
+
+        if (n < 1 || n > KT_POLICY_RECONCILE_MAX_IDS)
+            s_err(x, s_line(s), "%s'max_ids' must be 1 to %d", in, KT_POLICY_RECONCILE_MAX_IDS);
+        else
+            v->pub.reconcile_max_ids = (int)n;
+    }
+    if ((s = s_member(g, "per_day", S_INT)) != NULL) {
+        long long n = config_setting_get_int64(s);
+
+        if (n < 1 || n > 1000)
+            s_err(x, s_line(s), "%s'per_day' must be 1 to 1000", in);
+        else
+            v->pub.reconcile_per_day = (int)n;
+    }
+    s_reconcile_names(x, g, v, in);
 }
 
 /* Versions before this one in this file: [vfirst, nversions). */
@@ -1038,6 +1094,27 @@ int kt_policy_has_partner(const kt_policy_set_t *set, const char *partner)
     for (i = 0; partner != NULL && i < set->npartners; i++)
         if (strcmp(set->partners[i], partner) == 0)
             return 1;
+    return 0;
+}
+
+int kt_policy_reconcile_allows_list(const kt_policy_version_t *v, const char *list)
+{
+    const char *p;
+    size_t n;
+
+    if (v->reconcile_names == NULL)
+        return 1;
+    n = strlen(list);
+    for (p = v->reconcile_names; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t k = end ? (size_t)(end - p) : strlen(p);
+
+        if (k == n && strncmp(p, list, n) == 0)
+            return 1;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
     return 0;
 }
 

@@ -373,6 +373,8 @@ void kt_psi_result_clear(kt_psi_result_t *r)
 {
     if (r == NULL)
         return;
+    if (r->in_theirs != NULL) /* which own pupil is where: wiped like the ids */
+        sodium_memzero(r->in_theirs, r->own);
     free(r->in_theirs);
     memset(r, 0, sizeof(*r));
 }

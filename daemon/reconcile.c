@@ -104,6 +104,36 @@ const kt_policy_version_t *kt_rc_policy(kt_reconcile_t *r, const char *partner)
     return kt_policy_version(*r->env.policies, partner, today);
 }
 
+/* Partner-imposed limits on a question it asks us: a list our policy for it
+ * names, and at most reconcile.per_day sessions a day. 0 when it may go on,
+ * else the refusal code (and a log line). */
+const char *kt_rc_limits(kt_reconcile_t *r, const kt_policy_version_t *v, const char *partner,
+                         const char *list, int64_t now_ms)
+{
+    static const char sql[] = "SELECT count(*) FROM reconcile_session WHERE partner = ?1 AND"
+                              " role = 'responder' AND created > ?2";
+    kt_stmt_t *q = NULL;
+    kt_diag_t d = {{0}};
+    int64_t n = 0;
+
+    if (!kt_policy_reconcile_allows_list(v, list)) {
+        kt_log_warnx("reconciliation from %s refused: our policy does not let it compare list %s",
+                     partner, list);
+        return "denied";
+    }
+    if (kt_store_prepare(r->env.st, &q, sql, &d) == 0 && kt_stmt_bind_text(q, 1, partner) == 0 &&
+        kt_stmt_bind_int64(q, 2, now_ms / 1000 - 86400) == 0 && kt_stmt_step(q, &d) == KT_STORE_ROW)
+        n = kt_stmt_column_int64(q, 0);
+    kt_stmt_finalize(&q);
+    if (n >= v->reconcile_per_day) {
+        kt_log_warnx("reconciliation from %s refused: %lld sessions in 24 hours, its policy allows "
+                     "%d (reconcile.per_day)",
+                     partner, (long long)n, v->reconcile_per_day);
+        return "busy";
+    }
+    return NULL;
+}
+
 int kt_rc_seen(kt_reconcile_t *r, const uint8_t *id, kt_diag_t *d)
 {
     static const char sql[] = "SELECT 1 FROM reconcile_session WHERE id = ?1";
@@ -375,8 +405,8 @@ static int s_our_set(kt_reconcile_t *r, const char *partner, const char *list,
         return rc;
     rc = kt_counts_compute(set, &stats, e, n, q, d);
     kt_registry_entries_free(e, n);
-    if (rc == 0 && v != NULL && v->suppress_below > 0)
-        (void)kt_counts_suppress(set, v->suppress_below);
+    if (rc == 0 && v != NULL && v->suppress_below > 0 && kt_counts_suppress(set, v->suppress_below))
+        (void)kt_counts_suppress_complement(set);
     return rc;
 }
 
@@ -407,9 +437,13 @@ int kt_reconcile_start_counts(kt_reconcile_t *r, const char *actor, const char *
         (rc = s_counts_body(&body, &len, list, s->ours, d)) != 0)
         goto fail;
     s_key_text(key, sizeof(key), &s->ours->key);
-    if ((rc = kt_rc_row_open(r, s, key, now, d)) != 0 ||
-        (rc = kt_exchange_send(r->env.x, partner, KT_KIND_COUNTS, id, body, len, d)) != 0)
+    if ((rc = kt_rc_row_open(r, s, key, now, d)) != 0)
         goto fail;
+    if ((rc = kt_exchange_send(r->env.x, partner, KT_KIND_COUNTS, id, body, len, d)) != 0) {
+        free(body);
+        kt_rc_finish(r, s, "failed", d->msg, NULL, 0, now); /* its row exists: end it */
+        return rc;
+    }
     free(body);
     return 0;
 fail:
@@ -461,6 +495,7 @@ static void s_counts_request(kt_reconcile_t *r, const char *partner, const uint8
     uint8_t *body = NULL, *res = NULL;
     size_t len = 0, rlen = 0;
     kt_diag_t d = {{0}};
+    const char *limit;
     int seen;
 
     if ((seen = kt_rc_seen(r, id, &d)) != 0) {
@@ -477,6 +512,10 @@ static void s_counts_request(kt_reconcile_t *r, const char *partner, const uint8
         kt_log_warnx("counts from %s refused: %d sessions with it are open already", partner,
                      KT_RECONCILE_OPEN_MAX);
         kt_rc_refuse(r, partner, KT_KIND_COUNTS, id, "busy");
+        return;
+    }
+    if ((limit = kt_rc_limits(r, v, partner, list, now_ms)) != NULL) {
+        kt_rc_refuse(r, partner, KT_KIND_COUNTS, id, limit);
         return;
     }
     s = kt_rc_add(r, id, partner, list, S_COUNTS, S_RESPONDER,

@@ -52,6 +52,8 @@ struct kt_rc_sess *kt_rc_add(kt_reconcile_t *r, const uint8_t *id, const char *p
 void kt_rc_drop(kt_reconcile_t *r, struct kt_rc_sess *s);
 const kt_policy_version_t *kt_rc_policy(kt_reconcile_t *r, const char *partner);
 int kt_rc_seen(kt_reconcile_t *r, const uint8_t *id, kt_diag_t *d);
+const char *kt_rc_limits(kt_reconcile_t *r, const kt_policy_version_t *v, const char *partner,
+                         const char *list, int64_t now_ms);
 int kt_rc_row_open(kt_reconcile_t *r, const struct kt_rc_sess *s, const char *key, int64_t now_ms,
                    kt_diag_t *d);
 /* Ends the session: its row gets state, reason and result, and an audit

@@ -39,9 +39,14 @@ void kt_rc_psi_free(struct kt_rc_sess *s)
     if (s->ids != NULL)
         kt_registry_ids_free(s->ids, s->nids);
     s->ids = NULL;
-    s->nids = 0;
+    /* which point is which pupil, and what we answered: wiped too */
+    if (s->perm != NULL)
+        memset(s->perm, 0, (s->nids + 1) * sizeof(*s->perm));
     free(s->perm);
     s->perm = NULL;
+    s->nids = 0;
+    if (s->sent2 != NULL)
+        memset(s->sent2, 0, (s->nsent2 + 1) * KT_PSI_POINT_BYTES);
     free(s->sent2);
     s->sent2 = NULL;
     kt_psi_collect_destroy(&s->c1);
@@ -195,12 +200,16 @@ int kt_reconcile_start_lists(kt_reconcile_t *r, const char *actor, const char *p
     s->want = want;
     s->granted_them = allowed;
     if ((rc = s_blind_own(r, s, &a1, d)) != 0 || (rc = kt_psi_collect_new(&s->c1)) != 0 ||
-        (rc = kt_psi_collect_new(&s->c2)) != 0 || (rc = kt_rc_row_open(r, s, NULL, now, d)) != 0 ||
-        (rc = s_send_set(r, s, KT_PSI_A1, want, a1, s->nids, d)) != 0) {
+        (rc = kt_psi_collect_new(&s->c2)) != 0 || (rc = kt_rc_row_open(r, s, NULL, now, d)) != 0) {
         if (rc == KT_ENOMEM && d->msg[0] == '\0')
             kt_diag_set(d, rc, "out of memory");
         free(a1);
         kt_rc_drop(r, s);
+        return rc;
+    }
+    if ((rc = s_send_set(r, s, KT_PSI_A1, want, a1, s->nids, d)) != 0) {
+        free(a1);
+        kt_rc_finish(r, s, "failed", d->msg, NULL, 0, now); /* its row exists: end it */
         return rc;
     }
     free(a1);
@@ -308,31 +317,53 @@ static void s_close(kt_reconcile_t *r, struct kt_rc_sess *s, int64_t now_ms)
     kt_psi_result_clear(&res);
 }
 
+/* Why we will not answer this first a1 chunk, or NULL: a replayed session,
+ * no policy for it, our list not open to it, a set over its max_ids, too
+ * many sessions today or at once. Logs the refusal. */
+static const char *s_refusal(kt_reconcile_t *r, const char *partner, const kt_psi_msg_t *m,
+                             int64_t now_ms)
+{
+    const kt_policy_version_t *v = kt_rc_policy(r, partner);
+    kt_diag_t d = {{0}};
+    int seen = kt_rc_seen(r, m->session, &d);
+    const char *limit;
+
+    if (seen != 0) {
+        kt_log_warnx("list comparison from %s refused: %s", partner,
+                     seen > 0 ? "session replayed" : d.msg);
+        return seen > 0 ? "replay" : "internal";
+    }
+    if (s_allowed(r, partner) == 0) {
+        kt_log_warnx("list comparison from %s refused: our policy has reconcile.lists none for it",
+                     partner);
+        return "denied";
+    }
+    if (m->total > (uint32_t)v->reconcile_max_ids) {
+        kt_log_warnx("list comparison from %s refused: a set of %u, its policy allows %d "
+                     "(reconcile.max_ids)",
+                     partner, (unsigned)m->total, v->reconcile_max_ids);
+        return "too_big";
+    }
+    if ((limit = kt_rc_limits(r, v, partner, m->list, now_ms)) != NULL)
+        return limit;
+    if (kt_rc_open_count(r, partner) >= KT_RECONCILE_OPEN_MAX) {
+        kt_log_warnx("list comparison from %s refused: %d sessions with it are open already",
+                     partner, KT_RECONCILE_OPEN_MAX);
+        return "busy";
+    }
+    return NULL;
+}
+
 /* The first a1 chunk of a session we have not seen: open it if we may. */
 static struct kt_rc_sess *s_open_responder(kt_reconcile_t *r, const char *partner,
                                            const kt_psi_msg_t *m, int64_t now_ms)
 {
-    kt_psi_mode_t allowed = s_allowed(r, partner);
+    const char *why = s_refusal(r, partner, m, now_ms);
     struct kt_rc_sess *s;
     kt_diag_t d = {{0}};
-    int seen = kt_rc_seen(r, m->session, &d);
 
-    if (seen == 0 && allowed != 0 && kt_rc_open_count(r, partner) >= KT_RECONCILE_OPEN_MAX) {
-        kt_log_warnx("list comparison from %s refused: %d sessions with it are open already",
-                     partner, KT_RECONCILE_OPEN_MAX);
-        kt_rc_refuse(r, partner, KT_KIND_PSI_RESPONSE, m->session, "busy");
-        return NULL;
-    }
-    if (seen != 0 || allowed == 0) {
-        kt_log_warnx("list comparison from %s refused: %s", partner,
-                     seen > 0   ? "session replayed"
-                     : seen < 0 ? d.msg
-                                : "our policy has reconcile.lists "
-                                  "none for it");
-        kt_rc_refuse(r, partner, KT_KIND_PSI_RESPONSE, m->session,
-                     seen > 0   ? "replay"
-                     : seen < 0 ? "internal"
-                                : "denied");
+    if (why != NULL) {
+        kt_rc_refuse(r, partner, KT_KIND_PSI_RESPONSE, m->session, why);
         return NULL;
     }
     s = kt_rc_add(r, m->session, partner, m->list, S_LISTS, S_RESPONDER,
@@ -341,7 +372,7 @@ static struct kt_rc_sess *s_open_responder(kt_reconcile_t *r, const char *partne
         return NULL;
     memcpy(s->nonce, m->nonce, KT_PSI_NONCE_BYTES);
     s->want = KT_PSI_MEMBERSHIP;
-    s->granted_them = s_min(m->mode, allowed);
+    s->granted_them = s_min(m->mode, s_allowed(r, partner));
     if (kt_psi_collect_new(&s->c1) != 0 || kt_psi_collect_new(&s->c2) != 0 ||
         kt_rc_row_open(r, s, NULL, now_ms, &d) != 0) {
         kt_log_warnx("list comparison from %s: %s", partner, d.msg);
@@ -354,12 +385,20 @@ static struct kt_rc_sess *s_open_responder(kt_reconcile_t *r, const char *partne
 /* Which collector a chunk goes to, or NULL when it does not belong. */
 static kt_psi_collect_t *s_slot(const struct kt_rc_sess *s, const kt_psi_msg_t *m, kt_kind_t kind)
 {
+    kt_psi_collect_t *c;
+
     if (s->kind != S_LISTS || memcmp(s->nonce, m->nonce, KT_PSI_NONCE_BYTES) != 0 ||
         strcmp(s->list, m->list) != 0 || kind != s_kind(m->step))
         return NULL;
+    /* b2 only once we have answered; nothing for a set already complete
+     * (a late duplicate part is ignored, not fatal) */
     if (s->role == S_RESPONDER)
-        return m->step == KT_PSI_A1 && s->c1 != NULL ? s->c1 : m->step == KT_PSI_B2 ? s->c2 : NULL;
-    return m->step == KT_PSI_A2 ? s->c1 : m->step == KT_PSI_B1 ? s->c2 : NULL;
+        c = m->step == KT_PSI_A1                                        ? s->c1
+            : m->step == KT_PSI_B2 && s->c1 == NULL && s->sent2 != NULL ? s->c2
+                                                                        : NULL;
+    else
+        c = m->step == KT_PSI_A2 ? s->c1 : m->step == KT_PSI_B1 ? s->c2 : NULL;
+    return c != NULL && !kt_psi_collect_done(c) ? c : NULL;
 }
 
 void kt_rc_on_psi(kt_reconcile_t *r, const char *partner, const kt_payload_t *p, int64_t now_ms)

@@ -113,6 +113,14 @@ int64_t kt_counts_total(const kt_counts_set_t *s);
  * nothing. Returns how many were suppressed. */
 size_t kt_counts_suppress(kt_counts_set_t *s, int64_t threshold);
 
+/* Complementary suppression, for a set that leaves the node: when exactly
+ * one bucket is suppressed, its value would follow from the total of the
+ * same key asked with another breakdown (or by=totaal) minus the others,
+ * so the smallest other non-zero bucket is suppressed too. Returns 1 if it
+ * suppressed one. Several different breakdowns of one list can still be
+ * combined; docs/reconcile.md says so. */
+size_t kt_counts_suppress_complement(kt_counts_set_t *s);
+
 /* ---- differences between two nodes' counts (counts.c) ---- */
 
 typedef enum {

@@ -134,10 +134,20 @@ typedef struct kt_policy_version {
     int line;
     size_t nsend, nreceive; /* its rules */
     /* reconciliation with this partner (reconcile = { ... }; default: none) */
-    int reconcile_counts; /* 1: count vectors may be exchanged */
-    int suppress_below;   /* counts 1 .. suppress_below - 1 are not sent; 0: none */
-    int reconcile_lists;  /* KT_POLICY_LISTS_*: what the partner may learn of our lists */
+    int reconcile_counts;        /* 1: count vectors may be exchanged */
+    int suppress_below;          /* counts 1 .. suppress_below - 1 are not sent; 0: none */
+    int reconcile_lists;         /* KT_POLICY_LISTS_*: what the partner may learn of our lists */
+    int reconcile_max_ids;       /* the largest set it may send in a list comparison */
+    int reconcile_per_day;       /* sessions it may start with us per 24 hours */
+    const char *reconcile_names; /* our lists it may compare with, comma-joined; NULL: any */
 } kt_policy_version_t;
+
+#define KT_POLICY_RECONCILE_MAX_IDS 100000 /* = KT_PSI_MAX_IDS: the default and the ceiling */
+#define KT_POLICY_RECONCILE_PER_DAY 20
+#define KT_POLICY_RECONCILE_NAMES_MAX 512
+
+/* 1 if the version's reconcile.list_names lets the partner use our list. */
+int kt_policy_reconcile_allows_list(const kt_policy_version_t *v, const char *list);
 
 #define KT_POLICY_LISTS_NONE 0
 #define KT_POLICY_LISTS_CARDINALITY 1 /* only the sizes */

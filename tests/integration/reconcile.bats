@@ -201,3 +201,29 @@ ids() { tail -n +2 "$1" | cut -d, -f1 | sort; }
     nctl gemeente-a status >/dev/null # still serving
     [ "$(nctl2 gemeente-a reconcile list --json | jget - 'len(j["sessions"])')" = 3 ]
 }
+
+@test "the responder's policy limits which of its lists a partner may compare with" {
+    up 'lists = "membership";' 'lists = "membership"; counts = true; list_names = [ "andere" ];'
+    run nctl2 swv-a reconcile lists --with gemeente-a --list thuiszitters
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: denied" ]]
+    grep -q "reconciliation from swv-a refused: our policy does not let it compare list thuiszitters" "$(node_log gemeente-a)"
+}
+
+@test "the responder's policy bounds the size of a partner's set (max_ids)" {
+    up 'lists = "membership";' 'lists = "membership"; max_ids = 10;'
+    run nctl2 swv-a reconcile lists --with gemeente-a --list thuiszitters
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: too_big" ]]
+    grep -q "list comparison from swv-a refused: a set of 32, its policy allows 10 (reconcile.max_ids)" "$(node_log gemeente-a)"
+}
+
+@test "the responder's policy bounds how often a partner may ask (per_day)" {
+    up 'counts = true;' 'counts = true; per_day = 1;'
+    run nctl2 swv-a reconcile counts --with gemeente-a --list thuiszitters --definition breed --period 2021-10-01
+    [ "$status" -eq 0 ]
+    run nctl2 swv-a reconcile counts --with gemeente-a --list thuiszitters --definition breed --period 2021-10-01
+    [ "$status" -eq 1 ]
+    [[ "$output" == *": failed: gemeente-a refused: busy" ]]
+    grep -q "reconciliation from swv-a refused: 1 sessions in 24 hours, its policy allows 1 (reconcile.per_day)" "$(node_log gemeente-a)"
+}

@@ -27,12 +27,13 @@ static void test_check_nij_soort(void **state)
 {
     static const char *const cols[] = {"2020-2021", "2019-2020", "2018-2019", "2017-2018",
                                        "2016-2017"};
-    static const char *const rows[] = {"MBO", "PO", "SO", "VO", "VSO", "Geen onderwijssoort bekend"};
-    static const int64_t v[] = {13, 32, 31, 33, 23, 8, 16, 16, 10, 12, 2,  3,  4, 8, 4,
+    static const char *const rows[] = {"MBO", "PO",  "SO",
+                                       "VO",  "VSO", "Geen onderwijssoort bekend"};
+    static const int64_t v[] = {13, 32, 31, 33, 23, 8, 16, 16, 10, 12, 2, 3, 4, 8,  4,
                                 21, 22, 41, 39, 72, 1, 11, 17, 20, 15, 1, 9, 4, 18, 3};
     static const int64_t total[] = {46, 93, 113, 110, 129};
-    kt_counts_table_t t = {"nij_thuiszitters_by_soort", 5, 6, cols, rows, v, 1, total, 0,
-                           NULL, NULL, NULL, NULL};
+    kt_counts_table_t t = {
+        "nij_thuiszitters_by_soort", 5, 6, cols, rows, v, 1, total, 0, NULL, NULL, NULL, NULL};
     kt_counts_colcheck_t c[5];
     kt_diag_t d;
 
@@ -59,7 +60,7 @@ static void test_check_nij_soort(void **state)
 static void test_check_alphen(void **state)
 {
     static const char *const cols[] = {"2014/2015", "2015/2016"};
-    static const char *const rows[] = {"primair", "voortgezet",      "speciaal",
+    static const char *const rows[] = {"primair", "voortgezet",       "speciaal",
                                        "MBO",     "absoluut verzuim", "vrijstellingen"};
     static const int64_t v[] = {257, 269, 503, 536, 99, 123, 24, 31, 4, 2, 24, 20};
     static const int64_t total[] = {907, 1012};
@@ -437,6 +438,32 @@ static void test_suppress(void **state)
     free(s);
 }
 
+static void test_suppress_complement(void **state)
+{
+    static const char *const names[] = {"mbo", "niet_te_koppelen", "onbekend", "po", "vo"};
+    static const int64_t one[] = {0, 3, 9, 6, 12}, two[] = {0, 1, 4, 5, 12},
+                         none[] = {0, 0, 9, 0, 0};
+    kt_counts_set_t *s = calloc(1, sizeof(*s));
+
+    (void)state;
+    /* one bucket hidden: the smallest other non-zero one goes too */
+    s_set(s, "breed", names, one, 5);
+    assert_int_equal(kt_counts_suppress(s, 5), 1); /* niet_te_koppelen 3 */
+    assert_int_equal(kt_counts_suppress_complement(s), 1);
+    assert_true(s->b[3].suppressed);  /* po 6, the smallest other */
+    assert_false(s->b[0].suppressed); /* 0 is shown: it says nothing */
+    assert_false(s->b[2].suppressed);
+    assert_int_equal(kt_counts_total(s), 21);
+    /* two hidden already, or none: nothing more */
+    s_set(s, "breed", names, two, 5);
+    assert_int_equal(kt_counts_suppress(s, 5), 2);
+    assert_int_equal(kt_counts_suppress_complement(s), 0);
+    s_set(s, "breed", names, none, 5);
+    assert_int_equal(kt_counts_suppress(s, 5), 0);
+    assert_int_equal(kt_counts_suppress_complement(s), 0);
+    free(s);
+}
+
 static void test_diff(void **state)
 {
     static const char *const na[] = {"onbekend", "po", "so", "vo"};
@@ -481,10 +508,11 @@ static void test_diff(void **state)
 /* ---- the count vector ---- */
 
 static const uint8_t s_vector[] = {
-    0xa2, 0x63, 'k', 'e', 'y', 0xa5, 0x62, 'b', 'y', 0x62, 'p', 'o', 0x65, 's', 'c', 'o', 'p',
-    'e', 0x61, 'x', 0x66, 'p', 'e', 'r', 'i', 'o', 'd', 0x61, 'y', 0x67, 'e', 'e', 'n', 'h',
-    'e', 'i', 'd', 0x61, 'u', 0x69, 'd', 'e', 'f', 'i', 'n', 'i', 't', 'i', 'e', 0x61, 'd',
-    0x67, 'b', 'u', 'c', 'k', 'e', 't', 's', 0x82, 0x82, 0x61, 'a', 0x05, 0x82, 0x61, 'b', 0xf6,
+    0xa2, 0x63, 'k', 'e',  'y',  0xa5, 0x62, 'b',  'y',  0x62, 'p', 'o',  0x65, 's',
+    'c',  'o',  'p', 'e',  0x61, 'x',  0x66, 'p',  'e',  'r',  'i', 'o',  'd',  0x61,
+    'y',  0x67, 'e', 'e',  'n',  'h',  'e',  'i',  'd',  0x61, 'u', 0x69, 'd',  'e',
+    'f',  'i',  'n', 'i',  't',  'i',  'e',  0x61, 'd',  0x67, 'b', 'u',  'c',  'k',
+    'e',  't',  's', 0x82, 0x82, 0x61, 'a',  0x05, 0x82, 0x61, 'b', 0xf6,
 };
 
 static void test_wire_known_answer(void **state)
@@ -629,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_undecided_and_missing),
         cmocka_unit_test(test_breakdowns),
         cmocka_unit_test(test_suppress),
+        cmocka_unit_test(test_suppress_complement),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_wire_known_answer),
         cmocka_unit_test(test_wire_refuses),
