@@ -249,6 +249,45 @@ static void test_random(void **state)
         assert_true(seen[i] > 0);
 }
 
+/* More live subject keys than the pool has slots (vault.c keeps 64 in one
+ * protected region, the rest in regions of their own): each is its own
+ * key, opens only what it locked, and slots are reused once destroyed. */
+static void test_many_subject_keys(void **state)
+{
+    static const uint8_t plain[] = "aanwezigheid 40", ad[] = "ad";
+    kt_vault_key_t *k[100];
+    uint8_t *locked[100], *out = NULL;
+    size_t llen[100], olen = 0, i, round;
+    kt_diag_t d;
+
+    (void)state;
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 100; i++) {
+            assert_int_equal(kt_vault_key_generate(&k[i], &d), 0);
+            assert_int_equal(kt_vault_lock_subject(&locked[i], &llen[i], plain, sizeof(plain), ad,
+                                                   sizeof(ad), k[i], &d),
+                             0);
+        }
+        for (i = 0; i < 100; i++) {
+            assert_int_equal(
+                kt_vault_unlock_subject(&out, &olen, locked[i], llen[i], ad, sizeof(ad), k[i], &d),
+                0);
+            assert_memory_equal(out, plain, sizeof(plain));
+            kt_vault_free(out, olen);
+            /* another pupil's key does not open it */
+            assert_int_equal(kt_vault_unlock_subject(&out, &olen, locked[i], llen[i], ad,
+                                                     sizeof(ad), k[(i + 1) % 100], &d),
+                             KT_EAUTH);
+        }
+        for (i = 0; i < 100; i++) {
+            kt_vault_key_destroy(&k[i]);
+            assert_null(k[i]);
+            kt_vault_key_destroy(&k[i]); /* idempotent */
+            kt_vault_free(locked[i], llen[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_digest),
         cmocka_unit_test(test_random),
+        cmocka_unit_test(test_many_subject_keys),
     };
 
     if (kt_keys_init() != 0)
