@@ -36,6 +36,13 @@ struct s_peer {
     char id[KT_NODE_ID_MAX + 1];
     kt_envelope_peer_t *peer;
     int connected;
+    /* The partner's audit checkpoint last stored as a witness: committed,
+     * and in the open transaction. A partner signs one at most once a
+     * second and sends it on every receipt; storing the same one again is a
+     * no-op that still cost a signature check per receipt. Never carried
+     * over a configuration change (the partner's key may have changed). */
+    kt_audit_checkpoint_t witnessed, pending;
+    int has_witnessed, has_pending;
 };
 
 struct kt_exchange {
@@ -57,6 +64,10 @@ struct s_item {
     kt_transport_msg_t msg;
     uint8_t *reply; /* sealed receipt, or NULL */
     size_t reply_len;
+    /* a verified reconciliation message, handed on after the batch commits */
+    uint8_t *later;
+    size_t later_len;
+    kt_payload_t later_pl; /* borrows later */
 };
 
 static int64_t s_now_ms(void)
@@ -296,7 +307,14 @@ out:
 /* Keeps the partner's audit checkpoint from a receipt: a witness of its
  * log (audit.h). One that does not verify is logged and not kept; the
  * receipt itself still counts, since its envelope signature checked out. */
-static void s_witness(kt_exchange_t *x, const struct s_peer *p, const kt_receipt_t *r)
+static int s_same_checkpoint(const kt_audit_checkpoint_t *a, const kt_audit_checkpoint_t *b)
+{
+    return a->seq == b->seq && a->time == b->time &&
+           memcmp(a->head, b->head, sizeof(a->head)) == 0 &&
+           memcmp(a->sig, b->sig, sizeof(a->sig)) == 0;
+}
+
+static void s_witness(kt_exchange_t *x, struct s_peer *p, const kt_receipt_t *r)
 {
     const kt_conf_partner_t *cp = NULL;
     kt_audit_checkpoint_t c;
@@ -314,12 +332,36 @@ static void s_witness(kt_exchange_t *x, const struct s_peer *p, const kt_receipt
     c.time = (int64_t)r->head_time;
     memcpy(c.head, r->head, sizeof(c.head));
     memcpy(c.sig, r->head_sig, sizeof(c.sig));
-    if (kt_audit_witness_store(x->st, &cp->pub, &c, time(NULL), &d) != 0)
+    if ((p->has_pending && s_same_checkpoint(&c, &p->pending)) ||
+        (p->has_witnessed && s_same_checkpoint(&c, &p->witnessed)))
+        return; /* verified and stored already, with this very head */
+    if (kt_audit_witness_store(x->st, &cp->pub, &c, time(NULL), &d) != 0) {
         kt_log_warnx("audit checkpoint %lld from %s not kept: %s", (long long)c.seq, p->id, d.msg);
+        return;
+    }
+    p->pending = c;
+    p->has_pending = 1;
+}
+
+/* The witnesses stored in the transaction that just ended: kept in memory
+ * once committed, forgotten if it was rolled back. */
+static void s_witness_end(kt_exchange_t *x, int committed)
+{
+    size_t i;
+
+    for (i = 0; i < x->npeers; i++) {
+        struct s_peer *p = &x->peers[i];
+
+        if (p->has_pending && committed) {
+            p->witnessed = p->pending;
+            p->has_witnessed = 1;
+        }
+        p->has_pending = 0;
+    }
 }
 
 /* A receipt on the DEALER of partner p. Returns < 0 only when the store failed. */
-static int s_on_receipt(kt_exchange_t *x, struct s_item *it, const struct s_peer *p)
+static int s_on_receipt(kt_exchange_t *x, struct s_item *it, struct s_peer *p)
 {
     kt_payload_t pl;
     kt_receipt_t r;
@@ -391,7 +433,13 @@ static void s_on_reconcile(kt_exchange_t *x, struct s_item *it, const struct s_p
                      p->id);
         s_reject(x, it, p, pl.id, KT_RCODE_DENIED);
     } else {
-        x->on_msg(x->on_msg_ctx, p->id, &pl, now);
+        /* Handed on once this batch has committed: the session's rows, audit
+         * entries and answers then never depend on a batch that may roll
+         * back, and the PSI arithmetic does not hold the write lock. */
+        it->later = signed_buf;
+        it->later_len = signed_len;
+        it->later_pl = pl;
+        return;
     }
     kt_envelope_free(signed_buf, signed_len);
 }
@@ -428,7 +476,7 @@ int kt_exchange_send(kt_exchange_t *x, const char *partner, kt_kind_t kind,
 static int s_on_message(kt_exchange_t *x, struct s_item *it)
 {
     const kt_transport_msg_t *m = &it->msg;
-    const struct s_peer *p = s_peer(x, m->partner);
+    struct s_peer *p = s_peer(x, m->partner);
     int on_router = m->via == KT_TRANSPORT_VIA_ROUTER;
 
     if (p == NULL) /* removed between the transport's check and now */
@@ -469,6 +517,8 @@ static void s_items_clear(struct s_item *items, size_t n)
         kt_transport_msg_clear(&items[i].msg);
         kt_envelope_free(items[i].reply, items[i].reply_len);
         items[i].reply = NULL;
+        kt_envelope_free(items[i].later, items[i].later_len);
+        items[i].later = NULL;
     }
 }
 
@@ -485,19 +535,25 @@ static int s_batch(kt_exchange_t *x, struct s_item *items, size_t n)
     for (i = 0; i < n; i++)
         if ((rc = s_on_message(x, &items[i])) < 0) {
             kt_store_rollback(x->st);
+            s_witness_end(x, 0);
             kt_log_warnx("batch of %zu messages rolled back; senders will retry", n);
             return rc;
         }
     if ((rc = kt_store_commit(x->st, &d)) != 0)
         goto fail;
+    s_witness_end(x, 1);
     for (i = 0; i < n; i++)
         if (items[i].reply != NULL && kt_transport_reply(x->t, &items[i].msg, KT_KIND_RECEIPT,
                                                          items[i].reply, items[i].reply_len) != 0)
             kt_log_warnx("receipt to %s not sent; it will be re-sent when the record is",
                          items[i].msg.partner);
+    for (i = 0; i < n; i++)
+        if (items[i].later != NULL && x->on_msg != NULL)
+            x->on_msg(x->on_msg_ctx, items[i].msg.partner, &items[i].later_pl, s_now_ms());
     return 0;
 fail:
     kt_store_rollback(x->st);
+    s_witness_end(x, 0);
     kt_log_warnx("cannot commit received messages: %s", d.msg);
     return rc;
 }

@@ -24,7 +24,7 @@
 #include "keten/store.h"
 #include "keten/vault.h"
 
-#define KT_EXCHANGE_BATCH 16         /* messages committed per transaction */
+#define KT_EXCHANGE_BATCH 64         /* messages committed per transaction */
 #define KT_EXCHANGE_SEND_BATCH 64    /* outbox rows sent per round */
 #define KT_EXCHANGE_WINDOW 256       /* unacknowledged records per partner (the HWM) */
 #define KT_EXCHANGE_TICK_MS 1000     /* longest wait: timers and idle checks */
@@ -110,8 +110,9 @@ int kt_exchange_purge(kt_exchange_t *x, kt_exchange_purge_t *r, kt_diag_t *d) KT
  * counts, psi-request, psi-response) arrive on the listening socket, are
  * opened and verified like records (signer = the ZAP-authenticated partner,
  * addressed to this node, not older than the maximum message age) and are
- * handed to fn inside the batch's transaction. They get no receipt and are
- * never stored by the exchange. fn NULL drops them with a log line.
+ * handed to fn after the batch they came in has committed, outside any
+ * transaction. They get no receipt and are never stored by the exchange.
+ * fn NULL refuses them (a signed rejection, denied).
  */
 typedef void (*kt_exchange_msg_fn)(void *ctx, const char *partner, const kt_payload_t *p,
                                    int64_t now_ms);
