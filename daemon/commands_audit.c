@@ -24,18 +24,6 @@
 #include "keten/record.h"
 #include "keten/vault.h"
 
-static void s_hex(char *out, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* A code as the log holds it: [a-z0-9_], 1..KT_AUDIT_CODE_MAX. */
 static int s_code_valid(const char *s)
 {
@@ -137,39 +125,22 @@ static void s_opt_str(kt_ctl_reply_t *rep, const char *key, const char *val)
         kt_ctl_reply_null(rep, key);
 }
 
-static void s_opt_hex(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n, int has)
-{
-    char hex[2 * KT_AUDIT_HASH_BYTES + 1];
-
-    if (!has || n > KT_AUDIT_HASH_BYTES) {
-        kt_ctl_reply_null(rep, key);
-        return;
-    }
-    s_hex(hex, p, n);
-    kt_ctl_reply_str(rep, key, hex);
-}
-
 static void s_reply_entry(kt_ctl_reply_t *rep, const kt_audit_entry_t *e)
 {
-    char at[32];
-    time_t t = (time_t)e->time;
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL || strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        at[0] = '\0';
     kt_ctl_reply_begin_object(rep, NULL);
     kt_ctl_reply_int(rep, "seq", e->seq);
     kt_ctl_reply_int(rep, "time", e->time);
-    s_opt_str(rep, "at", at);
+    kt_ctl_reply_utc(rep, "at", e->time);
     kt_ctl_reply_str(rep, "actor", e->actor);
     kt_ctl_reply_str(rep, "action", e->action);
-    s_opt_hex(rep, "record_id", e->record_id, KT_AUDIT_ID_BYTES, e->has_record_id);
+    kt_ctl_reply_hex(rep, "record_id", e->has_record_id ? e->record_id : NULL, KT_AUDIT_ID_BYTES);
     s_opt_str(rep, "record_type", e->record_type);
     s_opt_str(rep, "fields", e->fields);
-    s_opt_hex(rep, "subject", e->subject, KT_AUDIT_SUBJECT_BYTES, e->has_subject);
+    kt_ctl_reply_hex(rep, "subject", e->has_subject ? e->subject : NULL, KT_AUDIT_SUBJECT_BYTES);
     s_opt_str(rep, "doel", e->doel);
     s_opt_str(rep, "grondslag", e->grondslag);
-    s_opt_hex(rep, "consent_id", e->consent_id, KT_AUDIT_ID_BYTES, e->has_consent_id);
+    kt_ctl_reply_hex(rep, "consent_id", e->has_consent_id ? e->consent_id : NULL,
+                     KT_AUDIT_ID_BYTES);
     s_opt_str(rep, "policy_id", e->policy_id);
     if (e->policy_version > 0)
         kt_ctl_reply_int(rep, "policy_version", e->policy_version);
@@ -178,8 +149,8 @@ static void s_reply_entry(kt_ctl_reply_t *rep, const kt_audit_entry_t *e)
     s_opt_str(rep, "counterparty", e->counterparty);
     kt_ctl_reply_str(rep, "decision", e->decision);
     s_opt_str(rep, "reason", e->reason);
-    s_opt_hex(rep, "prev_hash", e->prev_hash, KT_AUDIT_HASH_BYTES, 1);
-    s_opt_hex(rep, "hash", e->hash, KT_AUDIT_HASH_BYTES, 1);
+    kt_ctl_reply_hex(rep, "prev_hash", e->prev_hash, KT_AUDIT_HASH_BYTES);
+    kt_ctl_reply_hex(rep, "hash", e->hash, KT_AUDIT_HASH_BYTES);
     kt_ctl_reply_end_object(rep);
 }
 

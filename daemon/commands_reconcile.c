@@ -16,20 +16,6 @@
 #include "keten/envelope.h"
 #include "keten/trail.h"
 
-static void s_time(kt_ctl_reply_t *rep, const char *key, int64_t unix_s)
-{
-    char buf[32];
-    struct tm tm;
-    time_t t = (time_t)unix_s;
-
-    if (unix_s <= 0 || gmtime_r(&t, &tm) == NULL) {
-        kt_ctl_reply_null(rep, key);
-        return;
-    }
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    kt_ctl_reply_str(rep, key, buf);
-}
-
 static int s_opt(const kt_ctl_req_t *req, const char *key, const char **out)
 {
     *out = NULL;
@@ -124,8 +110,8 @@ static void s_reply_session(kt_ctl_reply_t *rep, const kt_reconcile_session_t *s
         kt_ctl_reply_str(rep, "reason", s->reason);
     else
         kt_ctl_reply_null(rep, "reason");
-    s_time(rep, "created", s->created);
-    s_time(rep, "updated", s->updated);
+    kt_ctl_reply_utc(rep, "created", s->created);
+    kt_ctl_reply_utc(rep, "updated", s->updated);
 }
 
 static void s_reply_value(kt_ctl_reply_t *rep, const char *key, kt_counts_state_t st, int64_t v)

@@ -28,28 +28,14 @@ static int s_list_arg(const kt_ctl_req_t *req, const char **name, kt_ctl_reply_t
     return 0;
 }
 
-static void s_hex(char *out, const uint8_t *b, size_t n)
-{
-    static const char hx[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[b[i] >> 4];
-        out[2 * i + 1] = hx[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void s_reply_info(kt_ctl_reply_t *rep, const char *key, const kt_registry_info_t *info)
 {
-    char hex[2 * KT_REGISTRY_DIGEST_BYTES + 1];
-
-    s_hex(hex, info->digest, KT_REGISTRY_DIGEST_BYTES);
     kt_ctl_reply_begin_object(rep, key);
     kt_ctl_reply_str(rep, "name", info->name);
     kt_ctl_reply_int(rep, "rows", info->rows);
     kt_ctl_reply_int(rep, "imported", info->imported);
     kt_ctl_reply_str(rep, "expires", info->expires);
-    kt_ctl_reply_str(rep, "digest", hex);
+    kt_ctl_reply_hex(rep, "digest", info->digest, KT_REGISTRY_DIGEST_BYTES);
     kt_ctl_reply_end_object(rep);
 }
 

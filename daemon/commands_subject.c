@@ -20,32 +20,6 @@
 #include "keten/trail.h"
 #include "keten/vault.h"
 
-static void s_hex(char *out, const uint8_t *p, size_t n)
-{
-    static const char x[] = "0123456789abcdef";
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = x[p[i] >> 4];
-        out[2 * i + 1] = x[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void s_time(kt_ctl_reply_t *rep, const char *key, int64_t unix_s)
-{
-    char buf[32];
-    struct tm tm;
-    time_t t = (time_t)unix_s;
-
-    if (unix_s <= 0 || gmtime_r(&t, &tm) == NULL) {
-        kt_ctl_reply_null(rep, key);
-        return;
-    }
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    kt_ctl_reply_str(rep, key, buf);
-}
-
 /* Writes the audit entry for a read (subject_access or exported) in its own
  * transaction; the reply waits for its commit. */
 static int s_audit_read(kt_commands_t *c, const kt_ctl_caller_t *who, const char *action,
@@ -105,8 +79,8 @@ static void s_reply_sent(kt_commands_t *c, kt_ctl_reply_t *rep, const kt_outbox_
         } else {
             kt_ctl_reply_null(rep, "consent");
         }
-        s_time(rep, "created", rows[i].created_ms / 1000);
-        s_time(rep, "updated", rows[i].updated_ms / 1000);
+        kt_ctl_reply_utc(rep, "created", rows[i].created_ms / 1000);
+        kt_ctl_reply_utc(rep, "updated", rows[i].updated_ms / 1000);
         s_reply_fields(c, rep, rows[i].id, &rows[i], NULL);
         kt_ctl_reply_end_object(rep);
     }
@@ -127,7 +101,7 @@ static void s_reply_received(kt_commands_t *c, kt_ctl_reply_t *rep, const kt_inb
         kt_ctl_reply_str(rep, "from", rows[i].sender);
         kt_ctl_reply_str(rep, "type", rows[i].record_type);
         kt_ctl_reply_str(rep, "state", rows[i].state);
-        s_time(rep, "received", rows[i].received_ms / 1000);
+        kt_ctl_reply_utc(rep, "received", rows[i].received_ms / 1000);
         s_reply_fields(c, rep, rows[i].id, NULL, &rows[i]);
         kt_ctl_reply_end_object(rep);
     }
@@ -176,7 +150,7 @@ static int s_reply_entry(void *ctx, const kt_audit_entry_t *e)
 
     kt_ctl_reply_begin_object(rep, NULL);
     kt_ctl_reply_int(rep, "seq", e->seq);
-    s_time(rep, "time", e->time);
+    kt_ctl_reply_utc(rep, "time", e->time);
     kt_ctl_reply_str(rep, "action", e->action);
     kt_ctl_reply_str(rep, "decision", e->decision);
     s_opt(rep, "partner", e->counterparty);
@@ -228,7 +202,6 @@ static int s_show(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *req
 {
     kt_commands_t *c = ctx;
     uint8_t subject[KT_SUBJECT_BYTES];
-    char hex[2 * KT_SUBJECT_BYTES + 1];
     kt_outbox_row_t *out = NULL;
     kt_inbox_row_t *in = NULL;
     kt_consent_t *cons = NULL;
@@ -248,10 +221,9 @@ static int s_show(void *ctx, const kt_ctl_caller_t *who, const kt_ctl_req_t *req
         rc = kt_ctl_reply_error(rep, rc, "%s", d.msg);
         goto out;
     }
-    s_hex(hex, subject, sizeof(subject));
     kt_ctl_reply_str(rep, "node", (*c->conf)->id);
-    kt_ctl_reply_str(rep, "subject", hex);
-    s_time(rep, "generated", (int64_t)time(NULL));
+    kt_ctl_reply_hex(rep, "subject", subject, sizeof(subject));
+    kt_ctl_reply_utc(rep, "generated", (int64_t)time(NULL));
     s_reply_sent(c, rep, out, nout);
     s_reply_received(c, rep, in, nin);
     s_reply_consents(rep, cons, ncons);

@@ -292,6 +292,42 @@ void kt_ctl_reply_bytes(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, 
     free(out);
 }
 
+void kt_ctl_reply_hex(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char out[2 * KT_CTL_HEX_MAX_BYTES + 1];
+    size_t i;
+
+    if (p == NULL) {
+        kt_ctl_reply_null(rep, key);
+        return;
+    }
+    if (n > KT_CTL_HEX_MAX_BYTES) {
+        (void)s_reply_add(rep, key, NULL); /* a programmer's error: the reply fails */
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+    kt_ctl_reply_str(rep, key, out);
+}
+
+void kt_ctl_reply_utc(kt_ctl_reply_t *rep, const char *key, int64_t unix_s)
+{
+    char buf[32];
+    struct tm tm;
+    time_t t = (time_t)unix_s;
+
+    if (unix_s <= 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        kt_ctl_reply_null(rep, key);
+        return;
+    }
+    kt_ctl_reply_str(rep, key, buf);
+}
+
 void kt_ctl_reply_int(kt_ctl_reply_t *rep, const char *key, int64_t val)
 {
     (void)s_reply_add(rep, key, json_integer((json_int_t)val));

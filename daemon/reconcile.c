@@ -28,11 +28,6 @@
 static void s_copy_col(char *dst, size_t cap, kt_stmt_t *q,
                        int col); /* result blob of a count session: tag, u32be len, ours, theirs */
 
-static void s_hex(char out[2 * KT_RECONCILE_ID_BYTES + 1], const uint8_t *id)
-{
-    kt_envelope_id_hex(out, id);
-}
-
 /* ---- sessions in memory ---- */
 
 struct kt_rc_sess *kt_rc_find(kt_reconcile_t *r, const uint8_t *id)
@@ -260,10 +255,10 @@ void kt_rc_finish(kt_reconcile_t *r, struct kt_rc_sess *s, const char *state, co
                   const uint8_t *result, size_t len, int64_t now_ms)
 {
     struct s_fin f = {r, s, state, reason, result, len, now_ms / 1000};
-    char hex[2 * KT_RECONCILE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_diag_t d = {{0}};
 
-    s_hex(hex, s->id);
+    kt_envelope_id_hex(hex, s->id);
     if (s_in_txn(r->env.st, s_row_finish, &f, &d) != 0)
         kt_log_warnx("reconciliation %s with %s: outcome not stored: %s", hex, s->partner, d.msg);
     else
@@ -833,7 +828,7 @@ int kt_reconcile_get(kt_reconcile_t *r, const uint8_t id[KT_RECONCILE_ID_BYTES],
 {
     static const char sql[] =
         "SELECT " S_SESSION_COLS ", result FROM reconcile_session WHERE id = ?1";
-    char hex[2 * KT_RECONCILE_ID_BYTES + 1];
+    char hex[KT_ENVELOPE_ID_HEX];
     kt_stmt_t *q = NULL;
     int rc;
 
@@ -844,7 +839,7 @@ int kt_reconcile_get(kt_reconcile_t *r, const uint8_t id[KT_RECONCILE_ID_BYTES],
         (rc = kt_stmt_step(q, d)) < 0)
         goto out;
     if (rc == KT_STORE_DONE) {
-        s_hex(hex, id);
+        kt_envelope_id_hex(hex, id);
         rc = kt_diag_set(d, KT_ENOENT, "no reconciliation %s on this node", hex);
         goto out;
     }

@@ -172,6 +172,11 @@ int kt_ctl_req_json(const kt_ctl_req_t *req, const char *key, char **out, size_t
  */
 void kt_ctl_reply_str(kt_ctl_reply_t *rep, const char *key, const char *val);
 void kt_ctl_reply_int(kt_ctl_reply_t *rep, const char *key, int64_t val);
+/* n bytes as lowercase hex (n <= KT_CTL_HEX_MAX_BYTES), or null when p is NULL. */
+#define KT_CTL_HEX_MAX_BYTES 64
+void kt_ctl_reply_hex(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n);
+/* Unix seconds as ISO 8601 UTC ("2026-11-23T14:41:47Z"), or null when <= 0. */
+void kt_ctl_reply_utc(kt_ctl_reply_t *rep, const char *key, int64_t unix_s);
 /* n bytes as standard padded base64 (RFC 4648), as requests carry them. */
 void kt_ctl_reply_bytes(kt_ctl_reply_t *rep, const char *key, const uint8_t *p, size_t n);
 void kt_ctl_reply_bool(kt_ctl_reply_t *rep, const char *key, int val);
